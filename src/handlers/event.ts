@@ -1,0 +1,36 @@
+/**
+ * A validated CloudEvents 1.0 event, as the pipeline hands it to a handler. The Service Bus
+ * MessageId is the event `id` (publishers set it), so Service Bus duplicate detection and the
+ * SQL inbox both key on it.
+ */
+export type CloudEvent<T = unknown> = {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  time?: string;
+  subject?: string;
+  datacontenttype?: string;
+  dataschema?: string;
+  /** W3C trace context of the publisher, when it sent one. */
+  traceparent?: string;
+  data: T;
+};
+
+/** Machine-readable dead-letter reasons: a closed set, so operators can group and replay by reason. */
+export type DeadLetterReason =
+  | 'InvalidJson'
+  | 'InvalidEnvelope'
+  | 'UnknownType'
+  | 'ValidationFailed'
+  | 'PermanentSqlError'
+  | 'RetriesExhausted'
+  | 'MaxDeliveryCountExceeded';
+
+/** What the pipeline decided for one message; the consumer settles the message accordingly. */
+export type Outcome =
+  | { kind: 'complete' }
+  | { kind: 'deadLetter'; reason: DeadLetterReason; description: string }
+  /** A transient failure: the message goes back to Service Bus (retries through the job queue come later). */
+  | { kind: 'abandon'; error: unknown }
+  | { kind: 'defer'; error: unknown };
