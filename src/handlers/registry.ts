@@ -1,0 +1,36 @@
+import type { z } from 'zod';
+import { orderPlaced, orderStatusChanged } from './orders/schema.ts';
+
+/**
+ * What the consumer needs to validate a message: its event type and the schema of its data.
+ * A handler is this plus a `write`, so a handler list can be passed where schemas are expected.
+ */
+export type EventSchema<T = unknown> = { readonly type: string; readonly schema: z.ZodType<T> };
+
+/** Event type → data schema. A type missing from the map is dead-lettered as `UnknownType`. */
+export type EventSchemas = ReadonlyMap<string, z.ZodType>;
+
+/** The error a registry raises when it is built wrong: a startup error, never a message error. */
+export class RegistryError extends Error {
+  override readonly name = 'RegistryError';
+  readonly code: 'DuplicateEventType';
+  constructor(code: 'DuplicateEventType', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Builds the type → schema map; a type registered twice fails at startup, not on a message. */
+export function toEventSchemas(handlers: readonly EventSchema[]): EventSchemas {
+  const schemas = new Map<string, z.ZodType>();
+  for (const handler of handlers) {
+    if (schemas.has(handler.type)) {
+      throw new RegistryError('DuplicateEventType', `event type ${handler.type} is registered twice`);
+    }
+    schemas.set(handler.type, handler.schema);
+  }
+  return schemas;
+}
+
+/** The shipped example domain's event types (orders). */
+export const exampleEventSchemas: readonly EventSchema[] = [orderPlaced, orderStatusChanged];

@@ -1,0 +1,271 @@
+import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
+import { z } from 'zod';
+import type { CloudEvent } from '../handlers/event.ts';
+import type { EventSchemas } from '../handlers/registry.ts';
+import { describeIssues, formatPath, truncate } from './describe-issues.ts';
+
+/** How the CloudEvents AMQP binding carries an event: all in the body, or attributes in properties. */
+export type ContentMode = 'structured' | 'binary';
+
+/** The dead-letter reasons parsing can produce. */
+export type EnvelopeFailureReason = 'InvalidJson' | 'InvalidEnvelope' | 'UnknownType' | 'ValidationFailed';
+
+export type ParseResult =
+  | { ok: true; event: CloudEvent; mode: ContentMode }
+  | { ok: false; reason: EnvelopeFailureReason; description: string };
+
+/** The parts of a received message parsing reads, so callers and tests can pass plain objects. */
+export type ReceivedMessageLike = Pick<
+  ServiceBusReceivedMessage,
+  'messageId' | 'contentType' | 'applicationProperties' | 'body'
+>;
+
+/** Content type of structured mode with the JSON event format. */
+export const structuredContentType = 'application/cloudevents+json; charset=utf-8';
+/** Application property prefix of binary mode, as the CloudEvents AMQP binding defines it. */
+export const attributePrefix = 'cloudEvents:';
+// Earlier revisions of the binding also allowed `cloudEvents_` (JMS-safe names); accept it on input.
+const legacyPrefix = 'cloudEvents_';
+
+const traceparentPattern = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const absoluteUri = /^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$/;
+
+const text = (what: string) => z.string(`expected ${what}`).min(1, `expected ${what}`);
+
+const attributesSchema = z.object({
+  specversion: z.literal('1.0', 'expected "1.0"'),
+  id: text('a non-empty string'),
+  source: text('a non-empty URI-reference'),
+  type: text('a non-empty string'),
+  time: z.iso.datetime({ offset: true, message: 'expected an RFC 3339 timestamp' }).optional(),
+  subject: text('a non-empty string').optional(),
+  datacontenttype: text('a media type').optional(),
+  dataschema: z.string().regex(absoluteUri, 'expected an absolute URI').optional(),
+  // A malformed trace context must not cost the message: W3C Trace Context says ignore it.
+  traceparent: z.string().regex(traceparentPattern).optional().catch(undefined),
+});
+
+type Attributes = z.output<typeof attributesSchema>;
+type Step<T> = { ok: true; value: T } | { ok: false; reason: EnvelopeFailureReason; description: string };
+
+const fail = (reason: EnvelopeFailureReason, description: string) =>
+  ({ ok: false, reason, description: truncate(description) }) as const;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const mediaType = (contentType: string | undefined): string | undefined =>
+  contentType?.split(';')[0]?.trim().toLowerCase() || undefined;
+
+const isJsonMedia = (media: string | undefined): boolean =>
+  media === undefined || media === 'application/json' || media === 'text/json' || media.endsWith('+json');
+
+/**
+ * The SDK hands the body over as bytes (`skipParsingBodyAsJson`, or when its own JSON.parse failed),
+ * as a string (the publisher sent a JSON string), or as what its JSON.parse made of it.
+ */
+export function decodeJsonBody(body: unknown): Step<unknown> {
+  if (body === undefined || body === null) return fail('InvalidJson', 'the body is empty');
+  if (body instanceof Uint8Array) {
+    let decoded: string;
+    try {
+      decoded = utf8.decode(body);
+    } catch {
+      return fail('InvalidJson', 'the body is not valid UTF-8');
+    }
+    return parseJsonText(decoded);
+  }
+  if (typeof body === 'string') return parseJsonText(body);
+  return { ok: true, value: body };
+}
+
+function parseJsonText(json: string): Step<unknown> {
+  if (json.trim() === '') return fail('InvalidJson', 'the body is empty');
+  try {
+    return { ok: true, value: JSON.parse(json) };
+  } catch (error: unknown) {
+    return fail(
+      'InvalidJson',
+      `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+
+const kindOf = (value: unknown): string =>
+  Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`;
+
+function structuredAttributes(message: ReceivedMessageLike): Step<{ raw: Record<string, unknown> }> {
+  const media = mediaType(message.contentType);
+  if (media !== 'application/cloudevents+json') {
+    return fail(
+      'InvalidEnvelope',
+      `content type ${message.contentType}: only the JSON event format is supported`,
+    );
+  }
+  const decoded = decodeJsonBody(message.body);
+  if (!decoded.ok) return decoded;
+  let value = decoded.value;
+  // A publisher that passed JSON text as a string to the SDK gets it JSON-encoded once more.
+  if (typeof value === 'string') {
+    const inner = parseJsonText(value);
+    if (!inner.ok) return inner;
+    value = inner.value;
+  }
+  if (!isRecord(value)) {
+    return fail('InvalidEnvelope', `the structured body must be a JSON object, got ${kindOf(value)}`);
+  }
+  return { ok: true, value: { raw: value } };
+}
+
+function binaryAttributes(message: ReceivedMessageLike): Step<{ raw: Record<string, unknown> }> {
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(message.applicationProperties ?? {})) {
+    const prefix = key.startsWith(attributePrefix)
+      ? attributePrefix
+      : key.startsWith(legacyPrefix)
+        ? legacyPrefix
+        : '';
+    if (!prefix) continue;
+    // The binding maps timestamps to AMQP timestamp, which the SDK decodes to a Date.
+    raw[key.slice(prefix.length)] = value instanceof Date ? value.toISOString() : value;
+  }
+  if (Object.keys(raw).length === 0) {
+    return fail(
+      'InvalidEnvelope',
+      `not a CloudEvent: content type is ${message.contentType ?? 'absent'} (structured mode needs ` +
+        `application/cloudevents+json) and there are no ${attributePrefix}* application properties (binary mode)`,
+    );
+  }
+  // In binary mode the AMQP content type is the data content type.
+  delete raw.datacontenttype;
+  if (message.contentType) raw.datacontenttype = message.contentType;
+  const media = mediaType(message.contentType);
+  if (isJsonMedia(media)) {
+    const decoded = decodeJsonBody(message.body);
+    if (!decoded.ok) return decoded;
+    raw.data = decoded.value;
+  } else {
+    raw.data = message.body instanceof Uint8Array ? Buffer.from(message.body) : message.body;
+  }
+  return { ok: true, value: { raw } };
+}
+
+const traceFromProperties = (message: ReceivedMessageLike): string | undefined => {
+  const props = message.applicationProperties ?? {};
+  const candidate = props.traceparent ?? props['Diagnostic-Id'];
+  return typeof candidate === 'string' && traceparentPattern.test(candidate) ? candidate : undefined;
+};
+
+function structuredData(raw: Record<string, unknown>): Step<unknown> {
+  if ('data_base64' in raw) {
+    if ('data' in raw) return fail('InvalidEnvelope', 'envelope has both "data" and "data_base64"');
+    if (typeof raw.data_base64 !== 'string') {
+      return fail('InvalidEnvelope', 'envelope field "data_base64": expected a base64 string');
+    }
+    return { ok: true, value: Buffer.from(raw.data_base64, 'base64') };
+  }
+  return { ok: true, value: raw.data };
+}
+
+/**
+ * Parses a received message into a validated CloudEvent, or says why it cannot be one. The checks
+ * run from the outside in (JSON, envelope, MessageId, type, data) and the first failure wins, so
+ * the description names exactly one layer.
+ */
+export function parseCloudEvent(message: ReceivedMessageLike, schemas: EventSchemas): ParseResult {
+  const mode: ContentMode = mediaType(message.contentType)?.startsWith('application/cloudevents')
+    ? 'structured'
+    : 'binary';
+  const extracted = mode === 'structured' ? structuredAttributes(message) : binaryAttributes(message);
+  if (!extracted.ok) return extracted;
+  const { raw } = extracted.value;
+
+  const parsed = attributesSchema.safeParse(raw);
+  if (!parsed.success) {
+    const name = (path: readonly PropertyKey[]) =>
+      mode === 'structured'
+        ? `envelope field "${formatPath(path)}"`
+        : `application property "${attributePrefix}${formatPath(path)}"`;
+    return fail('InvalidEnvelope', describeIssues(parsed.error, raw, name));
+  }
+  const attributes: Attributes = parsed.data;
+
+  if (message.messageId === undefined || message.messageId === null || message.messageId === '') {
+    return fail('InvalidEnvelope', `MessageId is missing; it must equal the event id "${attributes.id}"`);
+  }
+  const messageId = String(message.messageId);
+  if (messageId !== attributes.id) {
+    return fail('InvalidEnvelope', `MessageId "${messageId}" does not equal the event id "${attributes.id}"`);
+  }
+
+  const schema = schemas.get(attributes.type);
+  if (!schema) {
+    return fail('UnknownType', `no handler is registered for event type "${attributes.type}"`);
+  }
+
+  const rawData = mode === 'structured' ? structuredData(raw) : { ok: true as const, value: raw.data };
+  if (!rawData.ok) return rawData;
+  const data = schema.safeParse(rawData.value);
+  if (!data.success) {
+    return fail(
+      'ValidationFailed',
+      describeIssues(data.error, rawData.value, (path) => formatPath(['data', ...path])),
+    );
+  }
+
+  const traceparent = attributes.traceparent ?? traceFromProperties(message);
+  const event: CloudEvent = {
+    specversion: attributes.specversion,
+    id: attributes.id,
+    source: attributes.source,
+    type: attributes.type,
+    ...(attributes.time !== undefined && { time: attributes.time }),
+    ...(attributes.subject !== undefined && { subject: attributes.subject }),
+    ...(attributes.datacontenttype !== undefined && { datacontenttype: attributes.datacontenttype }),
+    ...(attributes.dataschema !== undefined && { dataschema: attributes.dataschema }),
+    ...(traceparent !== undefined && { traceparent }),
+    data: data.data,
+  };
+  return { ok: true, event, mode };
+}
+
+const optionalAttributes = ['time', 'subject', 'dataschema', 'traceparent'] as const;
+
+/**
+ * The Service Bus message that carries `event`. MessageId is the event id, so duplicate detection
+ * and the SQL inbox key on it; Subject is the event type, so topic subscriptions can filter on it.
+ */
+export function toServiceBusMessage(event: CloudEvent, mode: ContentMode = 'structured'): ServiceBusMessage {
+  const applicationProperties: Record<string, string> = {};
+  if (event.traceparent) {
+    applicationProperties.traceparent = event.traceparent;
+    applicationProperties['Diagnostic-Id'] = event.traceparent;
+  }
+  const bytes = event.data instanceof Uint8Array;
+  if (mode === 'structured') {
+    const { data, ...attributes } = event;
+    const envelope = bytes
+      ? { ...attributes, data_base64: Buffer.from(data as Uint8Array).toString('base64') }
+      : { ...attributes, data };
+    return {
+      messageId: event.id,
+      subject: event.type,
+      contentType: structuredContentType,
+      body: Buffer.from(JSON.stringify(envelope), 'utf8'),
+      applicationProperties,
+    };
+  }
+  for (const key of ['specversion', 'id', 'source', 'type', ...optionalAttributes] as const) {
+    const value = event[key];
+    if (value !== undefined) applicationProperties[`${attributePrefix}${key}`] = value;
+  }
+  const contentType = event.datacontenttype ?? (bytes ? 'application/octet-stream' : 'application/json');
+  const body = bytes
+    ? Buffer.from(event.data as Uint8Array)
+    : typeof event.data === 'string' && !isJsonMedia(mediaType(contentType))
+      ? Buffer.from(event.data, 'utf8')
+      : Buffer.from(JSON.stringify(event.data ?? null), 'utf8');
+  return { messageId: event.id, subject: event.type, contentType, body, applicationProperties };
+}
