@@ -110,7 +110,7 @@ describe('parseCloudEvent, structured mode', () => {
 
   it('names the data field path that failed', () => {
     const result = parseCloudEvent(
-      structured(envelopeJson({ data: { ...event.data, version: 0 } })),
+      structured(envelopeJson({ data: { ...(event.data as object), version: 0 } })),
       schemas,
     );
     expect(result).toEqual({
