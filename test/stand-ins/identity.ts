@@ -43,6 +43,8 @@ export type IdentityStandIn = Authority & {
   /** Requests the endpoint answered, newest last. */
   requests: TokenRequest[];
   tokenLifetimeSec: number;
+  /** Changes the lifetime of tokens issued from now on. */
+  setTokenLifetimeSec(seconds: number): void;
   /** Registers a user-assigned identity (random ids unless given). */
   addIdentity(name: string, ids?: Partial<Omit<UserAssignedIdentity, 'name'>>): UserAssignedIdentity;
   assignRole(principalId: string, role: string, scope: string): void;
@@ -100,7 +102,7 @@ const scopeCovers = (assignmentScope: string, resourceScope: string): boolean =>
  * stand-ins enforce.
  */
 export async function startIdentityStandIn(options: IdentityStandInOptions = {}): Promise<IdentityStandIn> {
-  const tokenLifetimeSec = options.tokenLifetimeSec ?? 3600;
+  let tokenLifetimeSec = options.tokenLifetimeSec ?? 3600;
   const tenantId = options.tenantId ?? randomUUID();
   const subscriptionId = options.subscriptionId ?? randomUUID();
   const resourceGroup = options.resourceGroup ?? 'keyless-local';
@@ -134,7 +136,7 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
       xms_mirid: identity.resourceId,
       iat: now,
       nbf: now,
-      exp: now + lifetimeSec,
+      exp: now + (lifetimeSec ?? tokenLifetimeSec),
     };
     return signJwt(claims, privateKey, kid);
   };
@@ -212,7 +214,12 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
     subscriptionId,
     resourceGroup,
     requests,
-    tokenLifetimeSec,
+    get tokenLifetimeSec() {
+      return tokenLifetimeSec;
+    },
+    setTokenLifetimeSec(seconds) {
+      tokenLifetimeSec = seconds;
+    },
     addIdentity(name, ids = {}) {
       const identity: UserAssignedIdentity = {
         name,
