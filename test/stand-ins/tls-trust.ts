@@ -1,11 +1,12 @@
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 
 /**
- * Makes this process trust `caPem` for every TLS connection made from now on, as
- * NODE_EXTRA_CA_CERTS does for a process started with it. Test files start their own CA after
- * the process is up, so they cannot use the variable; production code sees the same default trust.
+ * Adds a CA to this process's default trust, so TLS clients that take no CA option (the Service Bus
+ * SDK has none) trust the stand-ins. `NODE_EXTRA_CA_CERTS` would do the same but is read only at
+ * process start, which a vitest fork has already passed. Affects connections made after the call.
  */
-export function trustCa(caPem: string): void {
+export function trustCertificateAuthority(certPem: string): void {
   const current = getCACertificates('default');
-  if (!current.includes(caPem)) setDefaultCACertificates([...current, caPem]);
+  if (current.includes(certPem)) return;
+  setDefaultCACertificates([...current, certPem]);
 }

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import rhea, { type Delivery, type EventContext, type Sender } from 'rhea';
+import { type Faults, takeSettlementFailure } from './faults.ts';
+import type { MessageEntity } from './message-entity.ts';
+import { isBrokerFault, lockLost, type SettleOutcome } from './model.ts';
+import { isUnwritten, linkCredit, peerIsDraining, sessionHasRoom } from './rhea-internals.ts';
+import { lockTokenToTag, tagToLockToken, toWireMessage } from './wire-format.ts';
+
+/** rhea builds outcomes but its typings leave the builders out. */
+const rejected = (error: { condition: string; description: string }): unknown =>
+  (rhea.message as unknown as { rejected(p: object): { described(): unknown } })
+    .rejected({ error })
+    .described();
+
+type ModifiedState = { undeliverable_here?: boolean; message_annotations?: Record<string, unknown> };
+type RejectedState = { error?: { condition?: string; info?: Record<string, unknown> } };
+
+const outcomeOf = (event: string, delivery: Delivery): SettleOutcome => {
+  const state = delivery.remote_state as unknown;
+  if (event === 'accepted') return { kind: 'complete' };
+  if (event === 'modified') {
+    const modified = (state ?? {}) as ModifiedState;
+    return modified.undeliverable_here
+      ? { kind: 'defer', properties: modified.message_annotations }
+      : { kind: 'abandon', properties: modified.message_annotations };
+  }
+  if (event === 'rejected') {
+    const { DeadLetterReason, DeadLetterErrorDescription, ...properties } =
+      ((state ?? {}) as RejectedState).error?.info ?? {};
+    return {
+      kind: 'dead-letter',
+      reason: DeadLetterReason as string | undefined,
+      description: DeadLetterErrorDescription as string | undefined,
+      properties,
+    };
+  }
+  return { kind: 'abandon' };
+};
+
+/**
+ * Serves one receive link: hands out messages within the link credit, answers drain, and applies
+ * the receiver's dispositions, replying with a settled disposition (an error one when the lock is gone).
+ */
+export class Consumer {
+  readonly #link: Sender;
+  readonly #entity: MessageEntity;
+  readonly #peekLock: boolean;
+  readonly #faults: Faults;
+  #unwritten: Delivery[] = [];
+  #stop: () => void;
+
+  constructor(link: Sender, entity: MessageEntity, peekLock: boolean, faults: Faults) {
+    this.#link = link;
+    this.#entity = entity;
+    this.#peekLock = peekLock;
+    this.#faults = faults;
+    this.#stop = entity.onAvailable(() => this.pump());
+    link.on('sender_flow', () => this.pump());
+    for (const event of ['accepted', 'modified', 'rejected', 'released']) {
+      link.on(event, (context: EventContext) => {
+        if (context.delivery) this.#settle(context.delivery, outcomeOf(event, context.delivery));
+      });
+    }
+  }
+
+  pump(): void {
+    const link = this.#link;
+    if (!link.is_open()) return;
+    this.#unwritten = this.#unwritten.filter((d) => isUnwritten(link, d));
+    let room = linkCredit(link) - this.#unwritten.length;
+    while (room > 0 && sessionHasRoom(link)) {
+      const stored = this.#entity.takeNext();
+      if (!stored) break;
+      let tag: Buffer;
+      if (this.#peekLock) {
+        tag = lockTokenToTag(this.#entity.lock(stored));
+      } else {
+        this.#entity.remove(stored);
+        tag = lockTokenToTag(randomUUID());
+      }
+      const wire = toWireMessage(stored, { state: stored.deferred ? 1 : 0, lockedUntil: stored.lock?.until });
+      this.#unwritten.push(link.send(wire, tag));
+      room -= 1;
+    }
+    // Drain: what could be sent was queued above; the rest of the credit is handed back.
+    if (peerIsDraining(link) && !this.#entity.hasReady()) link.set_drained(true);
+  }
+
+  #settle(delivery: Delivery, outcome: SettleOutcome): void {
+    const answer = (): void => {
+      try {
+        if (takeSettlementFailure(this.#faults)) throw lockLost();
+        this.#entity.settle(tagToLockToken(delivery.tag), outcome);
+        delivery.update(true);
+      } catch (error: unknown) {
+        const condition = isBrokerFault(error) ? error.condition : 'amqp:internal-error';
+        const description = error instanceof Error ? error.message : String(error);
+        delivery.update(true, rejected({ condition, description }));
+      }
+    };
+    if (this.#faults.settlementLatencyMs > 0) setTimeout(answer, this.#faults.settlementLatencyMs).unref();
+    else answer();
+  }
+
+  close(): void {
+    this.#stop();
+  }
+}
