@@ -1,0 +1,141 @@
+import type {
+  ServiceBusReceivedMessage,
+  ServiceBusReceiver,
+  ServiceBusReceiverOptions,
+} from '@azure/service-bus';
+import type { Logger } from 'pino';
+import type { CloudEvent, Outcome } from '../handlers/event.ts';
+import type { EventSchemas } from '../handlers/registry.ts';
+import type { SettlementReport } from './settle.ts';
+import type { WatchdogOptions } from './watchdog.ts';
+
+/** A queue, or a topic subscription. */
+export type ConsumerEntity = { queue: string } | { topic: string; subscription: string };
+
+/** The receiver calls the consumer makes; `ServiceBusReceiver` satisfies it, and so can a fake. */
+export type ConsumerReceiver = Pick<
+  ServiceBusReceiver,
+  | 'subscribe'
+  | 'completeMessage'
+  | 'abandonMessage'
+  | 'deferMessage'
+  | 'deadLetterMessage'
+  | 'peekMessages'
+  | 'close'
+>;
+
+/** The client calls the consumer makes; `ServiceBusClient` satisfies it, and so can a fake. */
+export type ConsumerClient = {
+  createReceiver(
+    queueOrTopic: string,
+    subscriptionOrOptions?: string | ServiceBusReceiverOptions,
+    options?: ServiceBusReceiverOptions,
+  ): ConsumerReceiver;
+};
+
+/** What `handle` gets besides the event. */
+export type HandleContext = {
+  /** Child logger carrying messageId, sequenceNumber and deliveryCount. */
+  logger: Logger;
+  /** Aborted when shutdown's grace period ends: the message is being abandoned, stop working on it. */
+  signal: AbortSignal;
+  /** The received message, for its sequence number, delivery count and enqueued time. */
+  message: ServiceBusReceivedMessage;
+};
+
+export type ConsumerOptions = {
+  client: ConsumerClient;
+  entity: ConsumerEntity;
+  /** Event type → data schema; other types are dead-lettered as `UnknownType`. */
+  schemas: EventSchemas;
+  /** Decides a valid event's outcome; a throw counts as a transient failure (abandon). */
+  handle: (event: CloudEvent, ctx: HandleContext) => Promise<Outcome>;
+  logger: Logger;
+  /** Messages handled at once, which is also the credit window (messages held locked). @defaultValue 32 */
+  concurrency?: number;
+  /** How long locks are renewed for one message; must cover the slowest handling. @defaultValue 300000 */
+  lockRenewalMaxMs?: number;
+  /** On close, how long in-flight messages may take before they are abandoned. @defaultValue 30000 */
+  drainGraceMs?: number;
+  /** Stalled-receiver detection; `false` turns it off. @defaultValue { idleMs: 60000 } */
+  watchdog?: WatchdogOptions | false;
+  /** Called after every settlement attempt, e.g. to schedule a retry job for a deferred message. @defaultValue none */
+  onSettled?: (report: SettlementReport) => Promise<void> | void;
+  /** Clock, for tests. @defaultValue Date.now */
+  now?: () => number;
+};
+
+export type ConsumerState = 'idle' | 'running' | 'draining' | 'closed';
+
+export type ConsumerStats = {
+  state: ConsumerState;
+  inFlight: number;
+  received: number;
+  completed: number;
+  deadLettered: number;
+  abandoned: number;
+  deferred: number;
+  settleFailures: number;
+  receiverRestarts: number;
+  /** When the last message arrived, ms since the epoch; undefined before the first. */
+  lastMessageAt: number | undefined;
+};
+
+export type ConsumerErrorCode = 'InvalidOptions' | 'Closed';
+
+/** A consumer used wrongly: bad options at construction, or start() after close(). */
+export class ConsumerError extends Error {
+  override readonly name = 'ConsumerError';
+  readonly code: ConsumerErrorCode;
+  constructor(code: ConsumerErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export type ResolvedConsumerOptions = Required<Omit<ConsumerOptions, 'watchdog' | 'onSettled'>> & {
+  watchdog: Required<WatchdogOptions> | false;
+  onSettled: ConsumerOptions['onSettled'];
+};
+
+const positiveInteger = (name: string, value: number): number => {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ConsumerError('InvalidOptions', `${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+};
+
+/** Fills defaults and rejects settings that would break an invariant. */
+export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsumerOptions {
+  const concurrency = positiveInteger('concurrency', options.concurrency ?? 32);
+  const lockRenewalMaxMs = positiveInteger('lockRenewalMaxMs', options.lockRenewalMaxMs ?? 300_000);
+  const drainGraceMs = options.drainGraceMs ?? 30_000;
+  if (!Number.isFinite(drainGraceMs) || drainGraceMs < 0) {
+    throw new ConsumerError('InvalidOptions', `drainGraceMs must be >= 0, got ${drainGraceMs}`);
+  }
+  // A message still draining must keep its lock, or another replica gets it while we still write it.
+  if (lockRenewalMaxMs < drainGraceMs) {
+    throw new ConsumerError(
+      'InvalidOptions',
+      `lockRenewalMaxMs (${lockRenewalMaxMs}) must be at least drainGraceMs (${drainGraceMs})`,
+    );
+  }
+  let watchdog: Required<WatchdogOptions> | false = false;
+  if (options.watchdog !== false) {
+    const idleMs = positiveInteger('watchdog.idleMs', options.watchdog?.idleMs ?? 60_000);
+    const checkIntervalMs = positiveInteger(
+      'watchdog.checkIntervalMs',
+      options.watchdog?.checkIntervalMs ?? Math.max(1, Math.floor(idleMs / 2)),
+    );
+    watchdog = { idleMs, checkIntervalMs };
+  }
+  return {
+    ...options,
+    concurrency,
+    lockRenewalMaxMs,
+    drainGraceMs,
+    watchdog,
+    onSettled: options.onSettled,
+    now: options.now ?? Date.now,
+  };
+}

@@ -1,0 +1,267 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { Outcome } from '../../src/handlers/event.ts';
+import { exampleEventSchemas, toEventSchemas } from '../../src/handlers/registry.ts';
+import { createConsumer } from '../../src/servicebus/consumer.ts';
+import type { ConsumerOptions } from '../../src/servicebus/consumer-options.ts';
+import type { SettlementReport } from '../../src/servicebus/settle.ts';
+import {
+  capturingLogger,
+  deferred,
+  fakeClient,
+  received,
+  receivedEvent,
+  receiverOptionsOf,
+} from './consumer-fakes.ts';
+
+const schemas = toEventSchemas(exampleEventSchemas);
+
+function setup(patch: Partial<ConsumerOptions> = {}) {
+  const bus = fakeClient();
+  const { logger, lines } = capturingLogger();
+  const handle = vi.fn<ConsumerOptions['handle']>(async () => ({ kind: 'complete' }));
+  const consumer = createConsumer({
+    client: bus.client,
+    entity: { queue: 'orders' },
+    schemas,
+    handle,
+    logger,
+    watchdog: false,
+    ...patch,
+  });
+  return { consumer, bus, lines, handle, receiver: () => bus.receivers[0] ?? expect.fail('no receiver') };
+}
+
+describe('consumer', () => {
+  it('subscribes in peek-lock with manual settlement, the credit window and lock renewal it was given', async () => {
+    const { consumer, receiver, bus } = setup({ concurrency: 8, lockRenewalMaxMs: 600_000 });
+    await consumer.start();
+    expect(bus.receivers[0]?.args[0]).toBe('orders');
+    expect(receiverOptionsOf(receiver())).toMatchObject({
+      receiveMode: 'peekLock',
+      maxAutoLockRenewalDurationInMs: 600_000,
+    });
+    expect(receiver().subscribeOptions).toEqual({ autoCompleteMessages: false, maxConcurrentCalls: 8 });
+    await consumer.close();
+  });
+
+  it('receives from a topic subscription', async () => {
+    const { consumer, receiver } = setup({ entity: { topic: 'events', subscription: 'worker' } });
+    await consumer.start();
+    expect(receiver().args.slice(0, 2)).toEqual(['events', 'worker']);
+    await consumer.close();
+  });
+
+  it('dead-letters a body that is not JSON at once, without calling handle', async () => {
+    const { consumer, receiver, handle, lines } = setup();
+    await consumer.start();
+    const message = received({ contentType: 'application/cloudevents+json', body: Buffer.from('{oops') });
+    await receiver().deliver(message);
+    expect(handle).not.toHaveBeenCalled();
+    expect(receiver().settlements).toEqual([
+      {
+        kind: 'deadLetter',
+        messageId: message.messageId,
+        options: {
+          deadLetterReason: 'InvalidJson',
+          deadLetterErrorDescription: expect.stringMatching(/^the body is not JSON: /),
+        },
+      },
+    ]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        stage: 'settle',
+        reason: 'InvalidJson',
+        messageId: message.messageId,
+        sequenceNumber: expect.any(String),
+      }),
+    );
+    await consumer.close();
+  });
+
+  it('dead-letters an event that fails its schema as ValidationFailed with the field path', async () => {
+    const { consumer, receiver } = setup();
+    await consumer.start();
+    await receiver().deliver(receivedEvent('e-1', { orderId: 'x', status: 'paid', version: 1 }));
+    expect(receiver().settlements[0]?.options).toMatchObject({
+      deadLetterReason: 'ValidationFailed',
+      deadLetterErrorDescription: expect.stringContaining('data.orderId: '),
+    });
+    await consumer.close();
+  });
+
+  it.each<[Outcome, string]>([
+    [{ kind: 'complete' }, 'complete'],
+    [{ kind: 'abandon', error: new Error('db busy') }, 'abandon'],
+    [{ kind: 'defer', error: new Error('db busy') }, 'defer'],
+    [{ kind: 'deadLetter', reason: 'PermanentSqlError', description: 'FK violation' }, 'deadLetter'],
+  ])('settles a valid event as handle decides: %o', async (outcome, kind) => {
+    const { consumer, receiver } = setup({ handle: async () => outcome });
+    await consumer.start();
+    await receiver().deliver(receivedEvent('e-1'));
+    expect(receiver().settlements).toMatchObject([{ kind, messageId: 'e-1' }]);
+    await consumer.close();
+  });
+
+  it('passes the validated event and a per-message logger to handle', async () => {
+    const { consumer, receiver, handle } = setup();
+    await consumer.start();
+    await receiver().deliver(receivedEvent('e-7'));
+    const [event, ctx] = handle.mock.calls[0] ?? expect.fail('handle not called');
+    expect(event).toMatchObject({ id: 'e-7', data: { status: 'shipped', version: 3 } });
+    expect(ctx.logger.bindings()).toMatchObject({ messageId: 'e-7', entity: 'orders' });
+    expect(ctx.signal.aborted).toBe(false);
+    await consumer.close();
+  });
+
+  it('abandons a message whose handle throws, reporting the write stage', async () => {
+    const { consumer, receiver, lines } = setup({
+      handle: async () => {
+        throw new Error('boom');
+      },
+    });
+    await consumer.start();
+    await receiver().deliver(receivedEvent('e-2'));
+    expect(receiver().settlements).toMatchObject([{ kind: 'abandon', messageId: 'e-2' }]);
+    expect(lines).toContainEqual(expect.objectContaining({ stage: 'write', messageId: 'e-2' }));
+    await consumer.close();
+  });
+
+  it('reports a failed settlement with stage settle and does not retry it', async () => {
+    const settledReports: SettlementReport[] = [];
+    const { consumer, receiver, lines } = setup({ onSettled: (r) => void settledReports.push(r) });
+    await consumer.start();
+    receiver().failNextSettlement = Object.assign(new Error('lock lost'), { code: 'MessageLockLost' });
+    await receiver().deliver(receivedEvent('e-3'));
+    expect(receiver().settlements).toEqual([]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ stage: 'settle', code: 'MessageLockLost', messageId: 'e-3', level: 40 }),
+    );
+    expect(settledReports).toEqual([
+      {
+        messageId: 'e-3',
+        sequenceNumber: expect.any(String),
+        outcome: 'complete',
+        settled: false,
+        errorCode: 'MessageLockLost',
+      },
+    ]);
+    expect(consumer.stats()).toMatchObject({ received: 1, completed: 0, settleFailures: 1 });
+    await consumer.close();
+  });
+
+  it('logs receive errors with their stage and keeps running', async () => {
+    const { consumer, receiver, lines } = setup();
+    await consumer.start();
+    await receiver().handlers?.processError({
+      error: Object.assign(new Error('connection reset'), { code: 'ServiceCommunicationProblem' }),
+      errorSource: 'receive',
+      entityPath: 'orders',
+      fullyQualifiedNamespace: 'ns',
+      identifier: 'r',
+    });
+    expect(lines).toContainEqual(
+      expect.objectContaining({ stage: 'receive', code: 'ServiceCommunicationProblem', level: 40 }),
+    );
+    expect(consumer.stats().state).toBe('running');
+    await consumer.close();
+  });
+
+  it('on close lets in-flight messages finish, then closes the receiver', async () => {
+    const gate = deferred<Outcome>();
+    const { consumer, receiver } = setup({ handle: () => gate.promise, drainGraceMs: 5_000 });
+    await consumer.start();
+    const delivery = receiver().deliver(receivedEvent('e-4'));
+    const closed = consumer.close();
+    await vi.waitFor(() => expect(receiver().subscriptionClosed).toBe(true));
+    expect(receiver().closed).toBe(false);
+    gate.resolve({ kind: 'complete' });
+    await Promise.all([delivery, closed]);
+    expect(receiver().settlements).toMatchObject([{ kind: 'complete', messageId: 'e-4' }]);
+    expect(receiver().closed).toBe(true);
+    expect(consumer.stats().state).toBe('closed');
+  });
+
+  it('abandons what did not finish within the drain grace period, exactly once', async () => {
+    let signal: AbortSignal | undefined;
+    const late = deferred<Outcome>();
+    const { consumer, receiver } = setup({
+      drainGraceMs: 20,
+      handle: (_event, ctx) => {
+        signal = ctx.signal;
+        return late.promise;
+      },
+    });
+    await consumer.start();
+    const delivery = receiver().deliver(receivedEvent('e-5'));
+    await consumer.close();
+    await delivery;
+    expect(signal?.aborted).toBe(true);
+    late.resolve({ kind: 'complete' });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(receiver().settlements).toMatchObject([{ kind: 'abandon', messageId: 'e-5' }]);
+    expect(receiver().closed).toBe(true);
+  });
+
+  it('abandons a message that arrives after close began', async () => {
+    const gate = deferred<Outcome>();
+    let calls = 0;
+    const { consumer, receiver } = setup({
+      handle: () => {
+        calls++;
+        return gate.promise;
+      },
+    });
+    await consumer.start();
+    const first = receiver().deliver(receivedEvent('e-6'));
+    const closed = consumer.close();
+    await receiver().deliver(receivedEvent('e-late'));
+    gate.resolve({ kind: 'complete' });
+    await Promise.all([first, closed]);
+    expect(calls).toBe(1);
+    expect(receiver().settlements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'abandon', messageId: 'e-late' }),
+        expect.objectContaining({ kind: 'complete', messageId: 'e-6' }),
+      ]),
+    );
+  });
+
+  it('closes idempotently and refuses to start again', async () => {
+    const { consumer } = setup();
+    await consumer.start();
+    await Promise.all([consumer.close(), consumer.close()]);
+    await expect(consumer.start()).rejects.toMatchObject({ name: 'ConsumerError', code: 'Closed' });
+  });
+
+  it('refuses a lock renewal shorter than the drain grace period', () => {
+    expect(() => setup({ lockRenewalMaxMs: 1_000, drainGraceMs: 5_000 })).toThrow(
+      expect.objectContaining({
+        code: 'InvalidOptions',
+        message: expect.stringContaining('lockRenewalMaxMs'),
+      }),
+    );
+  });
+
+  it('recreates a receiver that delivers nothing while messages wait', async () => {
+    const bus = fakeClient(() => [received()]);
+    const { logger, lines } = capturingLogger();
+    const consumer = createConsumer({
+      client: bus.client,
+      entity: { queue: 'orders' },
+      schemas,
+      handle: async () => ({ kind: 'complete' }),
+      logger,
+      watchdog: { idleMs: 30, checkIntervalMs: 10 },
+    });
+    await consumer.start();
+    await vi.waitFor(() => expect(consumer.stats().receiverRestarts).toBeGreaterThanOrEqual(1));
+    const [first] = bus.receivers;
+    expect(first?.closed).toBe(true);
+    const subscribed = bus.receivers.filter((r) => r.handlers);
+    expect(subscribed.length).toBeGreaterThanOrEqual(2);
+    expect(lines).toContainEqual(expect.objectContaining({ stage: 'receive', level: 40 }));
+    await consumer.close();
+    expect(bus.receivers.every((r) => r.closed)).toBe(true);
+  });
+});
