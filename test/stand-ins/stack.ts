@@ -1,0 +1,175 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createLocalCa } from './ca.ts';
+import { type IdentityStandIn, startIdentityStandIn } from './identity.ts';
+import { type KeyVaultStandIn, startKeyVaultStandIn } from './keyvault.ts';
+import { ensureLocalRedis, type LocalRedis } from './redis.ts';
+import { type ServiceBusStandIn, startServiceBusStandIn } from './servicebus/index.ts';
+
+/** The identities of a local stack, as `.local/stack.json` lists them. */
+export type StackIdentity = { name: string; clientId: string; objectId: string; roles: string[] };
+
+/** `.local/stack.json`: how other processes find a running stack. */
+export type StackFile = {
+  pid: number;
+  caCertPath: string;
+  identityEndpoint: string;
+  identityHeader: string;
+  tenantId: string;
+  identities: Record<'worker' | 'publisher' | 'operator', StackIdentity>;
+  serviceBus: { fullyQualifiedNamespace: string; endpoint: string; queue: string };
+  keyVault: { url: string; secrets: string[] };
+  redisUrl?: string;
+};
+
+export type LocalStack = {
+  file: StackFile;
+  identity: IdentityStandIn;
+  keyVault: KeyVaultStandIn;
+  serviceBus: ServiceBusStandIn;
+  redis: LocalRedis | undefined;
+  /** Environment that points a process at the stack as `who` (`stack.env` holds the worker's). */
+  env(who?: keyof StackFile['identities']): Record<string, string>;
+  close(): Promise<void>;
+};
+
+export type LocalStackOptions = {
+  /** Where stack.json, stack.env and ca.pem go; undefined writes nothing. @defaultValue undefined */
+  dir?: string;
+  /** @defaultValue 'orders' */
+  queue?: string;
+  /** Start (or reuse) a Redis. @defaultValue true */
+  redis?: boolean;
+  /** Port for a Redis started here when none answers on 6379. @defaultValue 6390 */
+  redisPort?: number;
+};
+
+const roles = {
+  receiver: 'Azure Service Bus Data Receiver',
+  sender: 'Azure Service Bus Data Sender',
+  owner: 'Azure Service Bus Data Owner',
+  secretsUser: 'Key Vault Secrets User',
+  secretsOfficer: 'Key Vault Secrets Officer',
+} as const;
+
+/**
+ * Every stand-in in one process, with the three identities of a real deployment and the least
+ * privilege each one has there: the worker receives and reads secrets, the publisher sends, the
+ * operator owns (replays dead letters, rotates secrets, migrates).
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const queue = options.queue ?? 'orders';
+  const ca = createLocalCa();
+  const identity = await startIdentityStandIn({ tokenLifetimeSec: 3600 });
+  const namespaceId = identity.resourceId('Microsoft.ServiceBus/namespaces', 'keyless-local');
+  const vaultId = identity.resourceId('Microsoft.KeyVault/vaults', 'keyless-local');
+  const ids = {
+    worker: identity.addIdentity('keyless-worker'),
+    publisher: identity.addIdentity('keyless-publisher'),
+    operator: identity.addIdentity('keyless-operator'),
+  };
+  const grant = (who: keyof typeof ids, role: string, scope: string) =>
+    identity.assignRole(ids[who].objectId, role, scope);
+  grant('worker', roles.receiver, namespaceId);
+  grant('worker', roles.secretsUser, vaultId);
+  grant('publisher', roles.sender, `${namespaceId}/queues/${queue}`);
+  grant('operator', roles.owner, namespaceId);
+  grant('operator', roles.secretsOfficer, vaultId);
+
+  const keyVault = await startKeyVaultStandIn({ authority: identity, ca, resourceId: vaultId });
+  keyVault.setSecret('sample-secret', 'local-value-1', { contentType: 'text/plain' });
+  const serviceBus = await startServiceBusStandIn({
+    authority: identity,
+    ca,
+    namespaceResourceId: namespaceId,
+  });
+  serviceBus.createQueue(queue, {
+    lockDurationMs: 30_000,
+    maxDeliveryCount: 10,
+    duplicateDetectionWindowMs: 600_000,
+  });
+
+  const redis =
+    options.redis === false ? undefined : await ensureLocalRedis({ port: options.redisPort ?? 6390 });
+
+  const dir = options.dir ? resolve(options.dir) : undefined;
+  const caCertPath = dir ? join(dir, 'ca.pem') : '';
+  const describe = (who: keyof typeof ids): StackIdentity => ({
+    name: ids[who].name,
+    clientId: ids[who].clientId,
+    objectId: ids[who].objectId,
+    roles: identity
+      .assignments()
+      .filter((a) => a.principalId === ids[who].objectId)
+      .map((a) => a.role),
+  });
+  const file: StackFile = {
+    pid: process.pid,
+    caCertPath,
+    identityEndpoint: identity.endpoint,
+    identityHeader: identity.header,
+    tenantId: identity.tenantId,
+    identities: {
+      worker: describe('worker'),
+      publisher: describe('publisher'),
+      operator: describe('operator'),
+    },
+    serviceBus: {
+      fullyQualifiedNamespace: serviceBus.fullyQualifiedNamespace,
+      endpoint: serviceBus.endpoint,
+      queue,
+    },
+    keyVault: { url: keyVault.url, secrets: ['sample-secret'] },
+    ...(redis ? { redisUrl: redis.url } : {}),
+  };
+
+  const env = (who: keyof StackFile['identities'] = 'worker'): Record<string, string> => ({
+    IDENTITY_ENDPOINT: identity.endpoint,
+    IDENTITY_HEADER: identity.header,
+    AZURE_CLIENT_ID: ids[who].clientId,
+    ...(caCertPath ? { NODE_EXTRA_CA_CERTS: caCertPath } : {}),
+    KEY_VAULT_URL: keyVault.url,
+    KEY_VAULT_SECRETS: 'sample-secret',
+    SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: serviceBus.fullyQualifiedNamespace,
+    SERVICEBUS_QUEUE: queue,
+    ...(redis ? { REDIS_URL: redis.url } : {}),
+  });
+
+  if (dir) {
+    await mkdir(dir, { recursive: true });
+    await writeFile(caCertPath, ca.certPem);
+    await writeFile(join(dir, 'stack.json'), `${JSON.stringify(file, null, 2)}\n`);
+    const lines = Object.entries(env('worker')).map(([k, v]) => `${k}=${v}`);
+    await writeFile(
+      join(dir, 'stack.env'),
+      `# keyless-worker local stack (pid ${process.pid}): source it to act as the worker identity\n${lines.join('\n')}\n`,
+    );
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    file,
+    identity,
+    keyVault,
+    serviceBus,
+    redis,
+    env,
+    close() {
+      closing ??= (async () => {
+        // Reverse order of start; a failing step does not keep the others from closing.
+        const steps = [
+          () => redis?.close(),
+          () => serviceBus.close(),
+          () => keyVault.close(),
+          () => identity.close(),
+          () =>
+            dir
+              ? Promise.all(['stack.json', 'stack.env'].map((f) => rm(join(dir, f), { force: true })))
+              : undefined,
+        ];
+        for (const step of steps) await Promise.resolve(step()).catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+}
