@@ -61,8 +61,6 @@ export type Config = Readonly<{
   }>;
   /** Time in-flight messages get to finish on shutdown. @defaultValue 25000 */
   shutdownGraceMs: number;
-  /** @defaultValue 8080 */
-  httpPort: number;
   /** @defaultValue 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 }>;
@@ -97,7 +95,6 @@ export const variables = {
   BATCH_MAX_SIZE: 'messages written in one SQL transaction (default 100)',
   BATCH_FLUSH_MS: 'how long a batch waits to fill, in ms (default 5)',
   SHUTDOWN_GRACE_MS: 'time in-flight messages get to finish on shutdown, in ms (default 25000)',
-  HTTP_PORT: 'health and metrics port (default 8080)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug or trace',
 } as const;
 
@@ -190,7 +187,6 @@ const schema = z.object({
   BATCH_MAX_SIZE: int(100, 1, 5_000),
   BATCH_FLUSH_MS: int(5, 0, 60_000),
   SHUTDOWN_GRACE_MS: int(25_000, 0),
-  HTTP_PORT: int(8080, 0, 65_535),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
 });
 
@@ -272,7 +268,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     redis: { url: e.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    httpPort: e.HTTP_PORT,
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);

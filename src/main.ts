@@ -1,0 +1,56 @@
+// The one wiring point: environment → config → worker; signals; exit codes.
+import { type ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { startWorker } from './worker.ts';
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig(process.env);
+} catch (error: unknown) {
+  if (error instanceof Error && error.name === 'ConfigError') {
+    console.error((error as ConfigError).message);
+    process.exit(78); // EX_CONFIG: a bad setting, not a crash; the platform should not restart-loop silently.
+  }
+  throw error;
+}
+
+const logger = createLogger(config.logLevel);
+const startAbort = new AbortController();
+let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+let signals = 0;
+
+const onSignal = (signal: NodeJS.Signals): void => {
+  signals += 1;
+  if (signals > 1) {
+    logger.warn({ signal }, 'second signal: exiting without waiting for in-flight messages');
+    process.exit(130);
+  }
+  logger.info(
+    { signal, graceMs: config.shutdownGraceMs },
+    'shutting down: no new messages, draining in-flight ones',
+  );
+  startAbort.abort(new Error(`${signal} during start`));
+  void (worker?.close() ?? Promise.resolve()).then(
+    (failures) => {
+      for (const f of failures ?? []) logger.error({ err: f.error, step: f.name }, 'a shutdown step failed');
+      logger.info('stopped');
+      process.exit(failures && failures.length > 0 ? 1 : 0);
+    },
+    (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
+try {
+  worker = await startWorker(config, { logger, signal: startAbort.signal });
+} catch (error: unknown) {
+  if (startAbort.signal.aborted) process.exit(0);
+  logger.fatal({ err: error, code: (error as { code?: string }).code }, 'start failed');
+  // The message also goes to stderr unformatted: it carries the fix (a role, a command) for a person.
+  console.error(`start failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}

@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type IdentityStandIn, startIdentityStandIn } from '../stand-ins/identity.ts';
+
+const mainPath = new URL('../../src/main.ts', import.meta.url).pathname;
+
+/** Runs the worker as a process, as the platform does, and collects what it printed. */
+function runMain(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [mainPath], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const valid = {
+  SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: 'localhost:1',
+  SERVICEBUS_QUEUE: 'orders',
+  SQL_SERVER: 'localhost',
+  SQL_DATABASE: 'keyless',
+};
+
+let identity: IdentityStandIn;
+beforeAll(async () => {
+  identity = await startIdentityStandIn();
+});
+afterAll(async () => {
+  await identity.close();
+});
+
+describe('starting the worker process', () => {
+  it('stops at once, naming the missing variable', async () => {
+    const { SQL_SERVER: _, ...withoutServer } = valid;
+    const result = await runMain(withoutServer);
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain('SQL_SERVER: is required but not set');
+  });
+
+  it('stops naming the identity it asked for when the endpoint does not know it', async () => {
+    const clientId = '11111111-2222-3333-4444-555555555555';
+    const result = await runMain({
+      ...valid,
+      IDENTITY_ENDPOINT: identity.endpoint,
+      IDENTITY_HEADER: identity.header,
+      AZURE_CLIENT_ID: clientId,
+      IDENTITY_STARTUP_TIMEOUT_MS: '500',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`user-assigned managed identity with client id ${clientId}`);
+    expect(result.stderr).toContain('Identity not found');
+    expect(result.stdout + result.stderr).not.toMatch(/eyJ[\w-]+\.eyJ/); // no JWT in any output
+  });
+});
