@@ -7,13 +7,25 @@ import { isUnwritten, linkCredit, peerIsDraining, sessionHasRoom } from './rhea-
 import { lockTokenToTag, tagToLockToken, toWireMessage } from './wire-format.ts';
 
 /** rhea builds outcomes but its typings leave the builders out. */
+const outcomes = rhea.message as unknown as { rejected(p: object): { described(): unknown } };
 const rejected = (error: { condition: string; description: string }): unknown =>
-  (rhea.message as unknown as { rejected(p: object): { described(): unknown } })
-    .rejected({ error })
-    .described();
+  outcomes.rejected({ error }).described();
+const rejectedWithout = (): unknown => outcomes.rejected({}).described();
 
 type ModifiedState = { undeliverable_here?: boolean; message_annotations?: Record<string, unknown> };
 type RejectedState = { error?: { condition?: string; info?: Record<string, unknown> } };
+
+/**
+ * The state of our settled reply: the receiver's outcome echoed (rhea calls a stateless disposition an
+ * "unrecognised outcome"), except that a dead-letter's error must not come back, or the SDK reads it as a failure.
+ */
+const settledState = (delivery: Delivery): unknown => {
+  const state = delivery.remote_state as unknown as
+    | { described?: () => unknown; error?: unknown }
+    | undefined;
+  if (state?.error !== undefined) return rejectedWithout();
+  return state?.described?.();
+};
 
 const outcomeOf = (event: string, delivery: Delivery): SettleOutcome => {
   const state = delivery.remote_state as unknown;
@@ -91,7 +103,7 @@ export class Consumer {
       try {
         if (takeSettlementFailure(this.#faults)) throw lockLost();
         this.#entity.settle(tagToLockToken(delivery.tag), outcome);
-        delivery.update(true);
+        delivery.update(true, settledState(delivery));
       } catch (error: unknown) {
         const condition = isBrokerFault(error) ? error.condition : 'amqp:internal-error';
         const description = error instanceof Error ? error.message : String(error);

@@ -41,9 +41,9 @@ export type ServiceBusStandIn = {
   completedMessageIds(entityPath: string): readonly string[];
   /** Closes every client connection abruptly (socket destroyed, no AMQP close). */
   dropConnections(): void;
-  /** The next `count` put-tokens are answered 401. */
+  /** The next `count` put-tokens are answered 401 (0 clears). */
   refuseTokens(count: number): void;
-  /** The next `count` settlements (link dispositions and update-disposition) fail with message-lock-lost. */
+  /** The next `count` settlements (link dispositions and update-disposition) fail with message-lock-lost (0 clears). */
   failSettlements(count: number, kind: 'lock-lost'): void;
   /** Delay before each link disposition is answered. */
   setSettlementLatency(ms: number): void;
@@ -121,10 +121,10 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions):
       for (const socket of sockets) socket.destroy();
     },
     refuseTokens(count) {
-      faults.refuseTokens += count;
+      faults.refuseTokens = count;
     },
     failSettlements(count) {
-      faults.failSettlements += count;
+      faults.failSettlements = count;
     },
     setSettlementLatency(ms) {
       faults.settlementLatencyMs = ms;
