@@ -82,6 +82,9 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
+  bus.setSettlementLatency(0);
+  bus.failSettlements(0, 'lock-lost');
+  await until(() => bus.openConnections() === 0, 5_000);
 });
 
 afterAll(async () => {
@@ -220,6 +223,36 @@ describe('Service Bus stand-in', () => {
     const error = await failure(client().createSender(q).sendMessages({ body: 'no token' }));
     bus.refuseTokens(0);
     expect(serviceBusCause(error)).toMatchObject({ code: 'UnauthorizedAccess' });
+  });
+
+  it('reports an injected lock loss on settlement as MessageLockLost and keeps the message', async () => {
+    const q = queue({ lockDurationMs: 1_000 });
+    const c = client();
+    await c.createSender(q).sendMessages({ body: 'fragile', messageId: 'lost-1' });
+    const receiver = c.createReceiver(q, { maxAutoLockRenewalDurationInMs: 0 });
+    const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
+    bus.failSettlements(1, 'lock-lost');
+    const error = await failure(receiver.completeMessage(m as ServiceBusReceivedMessage));
+    expect(serviceBusCause(error)).toMatchObject({ code: 'MessageLockLost' });
+    const [again] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
+    expect(again).toMatchObject({ messageId: 'lost-1', deliveryCount: 1 });
+    await receiver.completeMessage(again as ServiceBusReceivedMessage);
+  });
+
+  it('answers settlements after the injected latency and applies abandon property updates', async () => {
+    const q = queue();
+    const c = client();
+    await c.createSender(q).sendMessages({ body: 'slow ack', messageId: 'lat-1' });
+    const receiver = c.createReceiver(q);
+    const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
+    bus.setSettlementLatency(400);
+    const started = Date.now();
+    await receiver.abandonMessage(m as ServiceBusReceivedMessage, { lastError: 'timeout' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+    const [again] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
+    expect(again?.applicationProperties).toMatchObject({ lastError: 'timeout' });
+    expect(again?.deliveryCount).toBe(1);
+    await receiver.completeMessage(again as ServiceBusReceivedMessage);
   });
 
   it('dead-letters with a reason and description the dead-letter receiver sees', async () => {

@@ -39,6 +39,8 @@ export type ServiceBusStandIn = {
   messages(entityPath: string): MessageSnapshot[];
   /** Message ids completed on the entity, in order (a second completion of one id would show twice). */
   completedMessageIds(entityPath: string): readonly string[];
+  /** Client connections currently open (0 once every client is closed). */
+  openConnections(): number;
   /** Closes every client connection abruptly (socket destroyed, no AMQP close). */
   dropConnections(): void;
   /** The next `count` put-tokens are answered 401 (0 clears). */
@@ -117,6 +119,7 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions):
     deadLetters: (path) => namespace.entity(path).deadLetterQueue?.snapshots() ?? [],
     messages: (path) => namespace.entity(path).snapshots(),
     completedMessageIds: (path) => namespace.entity(path).completedMessageIds(),
+    openConnections: () => sockets.size,
     dropConnections() {
       for (const socket of sockets) socket.destroy();
     },
