@@ -1,0 +1,190 @@
+import { SqlServerError } from '../engine-api.ts';
+import {
+  matchParen,
+  quoteIdent,
+  quoteString,
+  readMultipart,
+  resolveTable,
+  splitCommas,
+  type TranslateContext,
+} from './context.ts';
+import { isWord, syntaxError, type Token, tokenize } from './lexer.ts';
+import type { Emit } from './openjson.ts';
+import { notSupported, readType } from './types.ts';
+
+/** Built-ins whose PostgreSQL namesake has the same arguments and meaning. */
+const SAME = new Set([
+  'COUNT',
+  'SUM',
+  'MIN',
+  'MAX',
+  'AVG',
+  'COALESCE',
+  'NULLIF',
+  'ABS',
+  'UPPER',
+  'LOWER',
+  'LTRIM',
+  'RTRIM',
+  'TRIM',
+  'FLOOR',
+  'CEILING',
+  'REPLACE',
+  'SUBSTRING',
+  'ROW_NUMBER',
+  'RANK',
+  'DENSE_RANK',
+  'CONCAT',
+  'LEFT',
+  'RIGHT',
+]);
+
+/** SQL Server's clock runs in UTC on Azure SQL; `clock_timestamp()` moves within a transaction as SYSUTCDATETIME does. */
+const UTC_NOW = `(clock_timestamp() AT TIME ZONE 'UTC')`;
+
+/** Niladic built-ins written without parentheses. */
+export const niladic = (ctx: TranslateContext, upper: string): string | undefined => {
+  switch (upper) {
+    case 'CURRENT_TIMESTAMP':
+      return `${UTC_NOW}::timestamp(3)`;
+    case 'CURRENT_USER':
+    case 'SESSION_USER':
+    case 'USER':
+      return `${quoteString(ctx.user)}::varchar(128)`;
+    case 'SYSTEM_USER':
+      return `${quoteString(ctx.user)}::varchar(128)`;
+    default:
+      return undefined;
+  }
+};
+
+const notBuiltIn = (name: string): SqlServerError =>
+  new SqlServerError({
+    number: 195,
+    state: 10,
+    severity: 15,
+    message: `'${name}' is not a recognized built-in function name.`,
+  });
+
+const noArgs = (tokens: readonly Token[], open: number, close: number, name: string): void => {
+  if (close !== open + 1) {
+    throw new SqlServerError({
+      number: 174,
+      state: 1,
+      severity: 15,
+      message: `The ${name.toLowerCase()} function requires 0 argument(s).`,
+    });
+  }
+};
+
+/**
+ * Translates the call `tokens[at](…)`; `emit` translates argument ranges. Built-ins without a
+ * faithful PostgreSQL rendering are refused rather than approximated.
+ */
+export const translateFunction = (
+  ctx: TranslateContext,
+  tokens: readonly Token[],
+  at: number,
+  emit: Emit,
+): { sql: string; next: number } => {
+  const t = tokens[at] as Token & { kind: 'word' };
+  const open = at + 1;
+  const close = matchParen(tokens, open);
+  const next = close + 1;
+  const name = t.upper;
+  const args = (): string[] => splitCommas(tokens, open + 1, close).map(([a, b]) => emit(a, b));
+  if (SAME.has(name)) return { sql: `${name.toLowerCase()}(${emit(open + 1, close)})`, next };
+  switch (name) {
+    case 'COUNT_BIG':
+      return { sql: `count(${emit(open + 1, close)})`, next };
+    case 'ISNULL': {
+      const a = args();
+      if (a.length !== 2) throw syntaxError('ISNULL');
+      return { sql: `coalesce(${a.join(', ')})`, next };
+    }
+    case 'LEN':
+      // LEN ignores trailing spaces.
+      return { sql: `char_length(rtrim(${emit(open + 1, close)}))`, next };
+    case 'SYSUTCDATETIME':
+    case 'SYSDATETIME':
+      noArgs(tokens, open, close, name);
+      return { sql: `${UTC_NOW}::timestamp(6)`, next };
+    case 'SYSDATETIMEOFFSET':
+      noArgs(tokens, open, close, name);
+      return { sql: 'clock_timestamp()', next };
+    case 'GETUTCDATE':
+    case 'GETDATE':
+      noArgs(tokens, open, close, name);
+      return { sql: `${UTC_NOW}::timestamp(3)`, next };
+    case 'NEWID':
+      noArgs(tokens, open, close, name);
+      return { sql: 'gen_random_uuid()', next };
+    case 'DB_NAME':
+      noArgs(tokens, open, close, name);
+      return { sql: `${quoteString(ctx.database)}::varchar(128)`, next };
+    case 'USER_NAME':
+    case 'SUSER_SNAME':
+    case 'SUSER_NAME':
+      noArgs(tokens, open, close, name);
+      return { sql: `${quoteString(ctx.user)}::varchar(128)`, next };
+    case 'OBJECT_ID': {
+      const parts = splitCommas(tokens, open + 1, close);
+      const first = parts[0] ? tokens[parts[0][0]] : undefined;
+      if (first?.kind !== 'string' || parts.length > 2)
+        throw notSupported('OBJECT_ID with a non-literal name');
+      const nameTokens = tokenize(first.text);
+      const { parts: nameParts, next: end } = readMultipart(nameTokens, 0);
+      if (end !== nameTokens.length) return { sql: 'NULL::integer', next };
+      const { schema, table } = resolveTable(ctx, nameParts);
+      return {
+        sql: `to_regclass(${quoteString(`${quoteIdent(schema)}.${quoteIdent(table)}`)})::oid::integer`,
+        next,
+      };
+    }
+    case 'CAST': {
+      let asAt = -1;
+      let depth = 0;
+      for (let i = open + 1; i < close; i++) {
+        const x = tokens[i];
+        if (x?.kind === 'punct' && x.text === '(') depth++;
+        else if (x?.kind === 'punct' && x.text === ')') depth--;
+        else if (depth === 0 && isWord(x, 'AS')) asAt = i;
+      }
+      if (asAt < 0) throw syntaxError('CAST');
+      const { type, next: afterType } = readType(tokens, asAt + 1);
+      if (afterType !== close) throw syntaxError('CAST');
+      return { sql: `CAST(${emit(open + 1, asAt)} AS ${type.pg})`, next };
+    }
+    case 'ROUND': {
+      const a = args();
+      // ROUND(x, n, 1) truncates in SQL Server: not emulated.
+      if (a.length !== 2) throw notSupported('ROUND with a function argument');
+      return { sql: `round(${a[0]}, ${a[1]})`, next };
+    }
+    case 'CONVERT':
+    case 'TRY_CAST':
+    case 'TRY_CONVERT':
+    case 'DATEADD':
+    case 'DATEDIFF':
+    case 'DATEPART':
+    case 'DATENAME':
+    case 'FORMAT':
+    case 'JSON_VALUE':
+    case 'JSON_QUERY':
+    case 'JSON_MODIFY':
+    case 'ISJSON':
+    case 'CHARINDEX':
+    case 'DATALENGTH':
+    case 'STRING_AGG':
+    case 'STRING_SPLIT':
+    case 'IIF':
+    case 'CHOOSE':
+    case 'SCOPE_IDENTITY':
+    case 'OBJECT_NAME':
+    case 'HAS_PERMS_BY_NAME':
+    case 'IS_ROLEMEMBER':
+      throw notSupported(name);
+    default:
+      throw notBuiltIn(t.text);
+  }
+};
