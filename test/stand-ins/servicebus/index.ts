@@ -68,6 +68,7 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions):
   const { certPem, keyPem } = options.ca.issue(['localhost', '127.0.0.1']);
   const server = createServer({ cert: certPem, key: keyPem });
   let broker: BrokerContext | undefined;
+  let connectionCount = 0;
 
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
@@ -75,7 +76,7 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions):
     socket.on('error', () => {});
     if (!broker) return;
     const connection = container.create_connection({
-      id: `${azureNamespace}-${sockets.size}`,
+      id: `${azureNamespace}-${++connectionCount}`,
       container_id: azureNamespace,
       // Without this rhea reports a modified outcome (abandon, defer) as released too.
       sender_options: { autosettle: false, treat_modified_as_released: false } as SenderOptions,
