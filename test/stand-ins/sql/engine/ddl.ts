@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { SqlServerError } from '../engine-api.ts';
-import { type Catalog, type ColumnInfo, type ConstraintInfo, type ConstraintKind, tableKey } from './catalog.ts';
+import {
+  type Catalog,
+  type ColumnInfo,
+  type ConstraintInfo,
+  type ConstraintKind,
+  tableKey,
+} from './catalog.ts';
 import {
   isName,
   matchParen,
@@ -19,9 +25,19 @@ import { notSupported, readType } from './types.ts';
 export type DdlPlan = { sql: string; denied: SqlServerError; apply: (catalog: Catalog) => void };
 
 const denied262 = (ctx: TranslateContext, what: string): SqlServerError =>
-  new SqlServerError({ number: 262, state: 1, severity: 14, message: `${what} permission denied in database '${ctx.database}'.` });
+  new SqlServerError({
+    number: 262,
+    state: 1,
+    severity: 14,
+    message: `${what} permission denied in database '${ctx.database}'.`,
+  });
 const denied1088 = (name: string): SqlServerError =>
-  new SqlServerError({ number: 1088, state: 13, severity: 16, message: `Cannot find the object "${name}" because it does not exist or you do not have permissions.` });
+  new SqlServerError({
+    number: 1088,
+    state: 13,
+    severity: 16,
+    message: `Cannot find the object "${name}" because it does not exist or you do not have permissions.`,
+  });
 
 /** SQL Server names unnamed constraints `PK__Orders__3213E83F…`; PostgreSQL needs a name up front to map errors back. */
 const autoName = (prefix: string, table: string, column?: string): string =>
@@ -29,11 +45,17 @@ const autoName = (prefix: string, table: string, column?: string): string =>
 
 type Pending = { columns: ColumnInfo[]; constraints: ConstraintInfo[] };
 
-const columnsIn = (tokens: readonly Token[], from: number, to: number, known: Map<string, string>): string[] => {
+const columnsIn = (
+  tokens: readonly Token[],
+  from: number,
+  to: number,
+  known: Map<string, string>,
+): string[] => {
   const found = new Set<string>();
   for (let i = from; i < to; i++) {
     const t = tokens[i];
-    if (isName(t) && known.has(nameOf(t).toLowerCase())) found.add(known.get(nameOf(t).toLowerCase()) as string);
+    if (isName(t) && known.has(nameOf(t).toLowerCase()))
+      found.add(known.get(nameOf(t).toLowerCase()) as string);
   }
   return [...found];
 };
@@ -65,7 +87,8 @@ const readConstraintTail = (
     const cols = splitCommas(tokens, i + 1, close).map(([a, b]) => {
       const c = nameOf(tokens[a]);
       // Key order (ASC/DESC) is physical in SQL Server; uniqueness does not depend on it.
-      if (b - a > 1 && !(b - a === 2 && isWord(tokens[a + 1], 'ASC', 'DESC'))) throw syntaxError(tokenText(tokens[a + 1]));
+      if (b - a > 1 && !(b - a === 2 && isWord(tokens[a + 1], 'ASC', 'DESC')))
+        throw syntaxError(tokenText(tokens[a + 1]));
       return quoteIdent(c);
     });
     i = close + 1;
@@ -100,14 +123,21 @@ const readConstraintTail = (
   throw syntaxError(tokenText(t));
 };
 
-const readReferences = (ctx: TranslateContext, tokens: readonly Token[], at: number, end: number): { sql: string; next: number } => {
+const readReferences = (
+  ctx: TranslateContext,
+  tokens: readonly Token[],
+  at: number,
+  end: number,
+): { sql: string; next: number } => {
   const { parts, next } = readMultipart(tokens, at + 1);
   const { schema, table } = resolveTable(ctx, parts);
   let i = next;
   let cols = '';
   if (isPunct(tokens[i], '(')) {
     const close = matchParen(tokens, i);
-    cols = `(${splitCommas(tokens, i + 1, close).map(([a]) => quoteIdent(nameOf(tokens[a]))).join(', ')})`;
+    cols = `(${splitCommas(tokens, i + 1, close)
+      .map(([a]) => quoteIdent(nameOf(tokens[a])))
+      .join(', ')})`;
     i = close + 1;
   }
   let actions = '';
@@ -205,7 +235,11 @@ export const translateDdl = (ctx: TranslateContext, tokens: readonly Token[]): D
   if (isWord(first, 'CREATE') && isWord(second, 'SCHEMA')) {
     const name = nameOf(tokens[2]);
     if (tokens.length > 3) throw notSupported(tokenText(tokens[3]));
-    return { sql: `CREATE SCHEMA ${quoteIdent(name)}`, denied: denied262(ctx, 'CREATE SCHEMA'), apply: () => {} };
+    return {
+      sql: `CREATE SCHEMA ${quoteIdent(name)}`,
+      denied: denied262(ctx, 'CREATE SCHEMA'),
+      apply: () => {},
+    };
   }
   if (isWord(first, 'CREATE') && isWord(second, 'TABLE')) {
     const { parts, next } = readMultipart(tokens, 2);
@@ -214,12 +248,22 @@ export const translateDdl = (ctx: TranslateContext, tokens: readonly Token[]): D
     const close = matchParen(tokens, next);
     const rest = tokens.slice(close + 1);
     // Filegroups are storage placement only; every other table option changes behaviour and is refused.
-    if (rest.length > 0 && !(rest.length === 2 && isWord(rest[0], 'ON') && isName(rest[1]) && nameOf(rest[1]).toUpperCase() === 'PRIMARY')) {
+    if (
+      rest.length > 0 &&
+      !(
+        rest.length === 2 &&
+        isWord(rest[0], 'ON') &&
+        isName(rest[1]) &&
+        nameOf(rest[1]).toUpperCase() === 'PRIMARY'
+      )
+    ) {
       throw notSupported(tokenText(rest[0]));
     }
     const items = splitCommas(tokens, next + 1, close);
     const known = new Map<string, string>();
-    for (const [a] of items) if (!isWord(tokens[a], 'CONSTRAINT', 'PRIMARY', 'UNIQUE', 'CHECK', 'FOREIGN')) known.set(nameOf(tokens[a]).toLowerCase(), nameOf(tokens[a]));
+    for (const [a] of items)
+      if (!isWord(tokens[a], 'CONSTRAINT', 'PRIMARY', 'UNIQUE', 'CHECK', 'FOREIGN'))
+        known.set(nameOf(tokens[a]).toLowerCase(), nameOf(tokens[a]));
     const defs = items.map(([a, b]) => tableItem(ctx, tokens, a, b, table, pending, known));
     return {
       sql: `CREATE TABLE ${quoteIdent(schema)}.${quoteIdent(table)} (${defs.join(', ')})`,
@@ -247,12 +291,17 @@ export const translateDdl = (ctx: TranslateContext, tokens: readonly Token[]): D
     const { schema, table } = resolveTable(ctx, parts);
     if (!isPunct(tokens[next], '(')) throw syntaxError(tokenText(tokens[next]));
     const close = matchParen(tokens, next);
-    const cols = splitCommas(tokens, next + 1, close).map(([a, b]) => `${quoteIdent(nameOf(tokens[a]))}${b - a === 2 ? ` ${tokenText(tokens[a + 1]).toUpperCase()}` : ''}`);
+    const cols = splitCommas(tokens, next + 1, close).map(
+      ([a, b]) =>
+        `${quoteIdent(nameOf(tokens[a]))}${b - a === 2 ? ` ${tokenText(tokens[a + 1]).toUpperCase()}` : ''}`,
+    );
     let j = close + 1;
     let tail = '';
     if (isWord(tokens[j], 'INCLUDE') && isPunct(tokens[j + 1], '(')) {
       const end = matchParen(tokens, j + 1);
-      tail += ` INCLUDE (${splitCommas(tokens, j + 2, end).map(([a]) => quoteIdent(nameOf(tokens[a]))).join(', ')})`;
+      tail += ` INCLUDE (${splitCommas(tokens, j + 2, end)
+        .map(([a]) => quoteIdent(nameOf(tokens[a])))
+        .join(', ')})`;
       j = end + 1;
     }
     if (isWord(tokens[j], 'WHERE')) {
@@ -276,7 +325,11 @@ export const translateDdl = (ctx: TranslateContext, tokens: readonly Token[]): D
     const { parts, next } = readMultipart(tokens, 4);
     if (next !== tokens.length) throw syntaxError(tokenText(tokens[next]));
     const { schema, table } = resolveTable(ctx, parts);
-    return { sql: `DROP INDEX ${quoteIdent(schema)}.${quoteIdent(`${table}.${index}`.slice(0, 63))}`, denied: denied1088(`${schema}.${table}`), apply: () => {} };
+    return {
+      sql: `DROP INDEX ${quoteIdent(schema)}.${quoteIdent(`${table}.${index}`.slice(0, 63))}`,
+      denied: denied1088(`${schema}.${table}`),
+      apply: () => {},
+    };
   }
   if (isWord(first, 'DROP') && isWord(second, 'TABLE')) {
     let j = 2;
@@ -293,7 +346,12 @@ export const translateDdl = (ctx: TranslateContext, tokens: readonly Token[]): D
     const display = names.map((n) => `${n.schema}.${n.table}`).join(', ');
     return {
       sql: `DROP TABLE ${ifExists}${names.map((n) => `${quoteIdent(n.schema)}.${quoteIdent(n.table)}`).join(', ')}`,
-      denied: new SqlServerError({ number: 3701, state: 20, severity: 14, message: `Cannot drop the table '${display}', because it does not exist or you do not have permission.` }),
+      denied: new SqlServerError({
+        number: 3701,
+        state: 20,
+        severity: 14,
+        message: `Cannot drop the table '${display}', because it does not exist or you do not have permission.`,
+      }),
       apply: (catalog) => {
         for (const n of names) catalog.tables.delete(tableKey(n.schema, n.table));
       },
@@ -310,12 +368,16 @@ export const translateDdl = (ctx: TranslateContext, tokens: readonly Token[]): D
     if (isWord(action, 'ADD')) {
       const items = splitCommas(tokens, next + 1, tokens.length).map(([a, b]) => {
         const item = tableItem(ctx, tokens, a, b, table, pending, known);
-        return isWord(tokens[a], 'CONSTRAINT', 'PRIMARY', 'UNIQUE', 'CHECK', 'FOREIGN') ? `ADD ${item}` : `ADD COLUMN ${item}`;
+        return isWord(tokens[a], 'CONSTRAINT', 'PRIMARY', 'UNIQUE', 'CHECK', 'FOREIGN')
+          ? `ADD ${item}`
+          : `ADD COLUMN ${item}`;
       });
       sql = `ALTER TABLE ${target} ${items.join(', ')}`;
     } else if (isWord(action, 'DROP') && isWord(tokens[next + 1], 'COLUMN', 'CONSTRAINT')) {
       const kind = (tokens[next + 1] as Token & { kind: 'word' }).upper;
-      const names = splitCommas(tokens, next + 2, tokens.length).map(([a]) => `DROP ${kind} ${quoteIdent(nameOf(tokens[a]))}`);
+      const names = splitCommas(tokens, next + 2, tokens.length).map(
+        ([a]) => `DROP ${kind} ${quoteIdent(nameOf(tokens[a]))}`,
+      );
       sql = `ALTER TABLE ${target} ${names.join(', ')}`;
     } else throw notSupported(`ALTER TABLE ${tokenText(action)}`);
     return {

@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { SqlServerError, type SqlEngine, type SqlSession } from '../engine-api.ts';
+import { type SqlEngine, SqlServerError, type SqlSession } from '../engine-api.ts';
 import { createCatalog, type FixedRole } from './catalog.ts';
 import { createMutex } from './results.ts';
 import { type EngineCore, openEngineSession } from './session.ts';
@@ -32,10 +32,18 @@ export const createPgliteEngine = async (options: PgliteEngineOptions = {}): Pro
   const catalog = createCatalog();
   catalog.principals.set('dbo', { name: 'dbo', roles: new Set(['db_owner']), external: false });
   for (const u of options.users ?? []) {
-    catalog.principals.set(u.name.toLowerCase(), { name: u.name, roles: new Set(u.roles ?? []), external: true });
+    catalog.principals.set(u.name.toLowerCase(), {
+      name: u.name,
+      roles: new Set(u.roles ?? []),
+      external: true,
+    });
   }
   for (const l of options.logins ?? []) {
-    catalog.principals.set(l.login.toLowerCase(), { name: l.login, roles: new Set(l.roles ?? []), external: false });
+    catalog.principals.set(l.login.toLowerCase(), {
+      name: l.login,
+      roles: new Set(l.roles ?? []),
+      external: false,
+    });
   }
   const mutex = createMutex();
   const sessions = new Set<SqlSession>();
@@ -55,7 +63,14 @@ export const createPgliteEngine = async (options: PgliteEngineOptions = {}): Pro
           timedOut = true;
           // The turn still comes; hand it straight on.
           void turn.then((release) => release());
-          reject(new SqlServerError({ number: 1222, state: 45, severity: 16, message: 'Lock request time out period exceeded.' }));
+          reject(
+            new SqlServerError({
+              number: 1222,
+              state: 45,
+              severity: 16,
+              message: 'Lock request time out period exceeded.',
+            }),
+          );
         }, lockTimeoutMs);
       });
       try {
@@ -73,14 +88,28 @@ export const createPgliteEngine = async (options: PgliteEngineOptions = {}): Pro
   return {
     hasDatabase: isDb,
     hasUser: (db, user) => isDb(db) && catalog.principals.has(user.toLowerCase()),
-    checkPassword: (login, password) => (options.logins ?? []).some((l) => l.login.toLowerCase() === login.toLowerCase() && l.password === password),
+    checkPassword: (login, password) =>
+      (options.logins ?? []).some(
+        (l) => l.login.toLowerCase() === login.toLowerCase() && l.password === password,
+      ),
     async openSession(db, user) {
-      if (closed) throw new SqlServerError({ number: 50000, state: 1, severity: 16, message: 'Engine is closed.' });
+      if (closed)
+        throw new SqlServerError({ number: 50000, state: 1, severity: 16, message: 'Engine is closed.' });
       if (!isDb(db)) {
-        throw new SqlServerError({ number: 4060, state: 1, severity: 11, message: `Cannot open database "${db}" requested by the login. The login failed.` });
+        throw new SqlServerError({
+          number: 4060,
+          state: 1,
+          severity: 11,
+          message: `Cannot open database "${db}" requested by the login. The login failed.`,
+        });
       }
       if (!catalog.principals.has(user.toLowerCase())) {
-        throw new SqlServerError({ number: 18456, state: 1, severity: 14, message: `Login failed for user '${user}'.` });
+        throw new SqlServerError({
+          number: 18456,
+          state: 1,
+          severity: 14,
+          message: `Login failed for user '${user}'.`,
+        });
       }
       const session = openEngineSession(core, user);
       sessions.add(session);

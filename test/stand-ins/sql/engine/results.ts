@@ -73,7 +73,14 @@ const toValue = (oid: number, v: unknown): SqlValue => {
   if (oid === OID.uuid) return String(v).toUpperCase();
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   if (oid === OID.json || oid === OID.jsonb) return typeof v === 'string' ? v : JSON.stringify(v);
-  if (typeof v === 'boolean' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' || v instanceof Date) return v;
+  if (
+    typeof v === 'boolean' ||
+    typeof v === 'number' ||
+    typeof v === 'bigint' ||
+    typeof v === 'string' ||
+    v instanceof Date
+  )
+    return v;
   return String(v);
 };
 

@@ -30,12 +30,22 @@ const sqlError = (number: number, severity: number, state: number, message: stri
 
 const normalise = (e: unknown): SqlServerError => {
   if (e instanceof SqlServerError) return e;
-  const error = sqlError(50000, 16, 1, `Stand-in engine failure: ${e instanceof Error ? e.message : String(e)}`);
+  const error = sqlError(
+    50000,
+    16,
+    1,
+    `Stand-in engine failure: ${e instanceof Error ? e.message : String(e)}`,
+  );
   error.cause = e;
   return error;
 };
 
-const ROLE_FOR = { SELECT: 'db_datareader', INSERT: 'db_datawriter', UPDATE: 'db_datawriter', DELETE: 'db_datawriter' } as const;
+const ROLE_FOR = {
+  SELECT: 'db_datareader',
+  INSERT: 'db_datawriter',
+  UPDATE: 'db_datawriter',
+  DELETE: 'db_datawriter',
+} as const;
 
 export const openEngineSession = (core: EngineCore, user: string): SqlSession => {
   const { pg, catalog, database } = core;
@@ -90,7 +100,12 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
     for (const a of plan.access) {
       if (p?.roles.has(ROLE_FOR[a.permission])) continue;
       const info = catalog.tables.get(tableKey(a.schema, a.table));
-      throw sqlError(229, 14, 5, `The ${a.permission} permission was denied on the object '${info?.name ?? a.table}', database '${database}', schema '${info?.schema ?? a.schema}'.`);
+      throw sqlError(
+        229,
+        14,
+        5,
+        `The ${a.permission} permission was denied on the object '${info?.name ?? a.table}', database '${database}', schema '${info?.schema ?? a.schema}'.`,
+      );
     }
   };
 
@@ -106,7 +121,9 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
       await pg.exec(inTx ? 'RELEASE SAVEPOINT tsql_statement' : 'COMMIT');
       return result;
     } catch (e: unknown) {
-      await pg.exec(inTx ? 'ROLLBACK TO SAVEPOINT tsql_statement; RELEASE SAVEPOINT tsql_statement' : 'ROLLBACK');
+      await pg.exec(
+        inTx ? 'ROLLBACK TO SAVEPOINT tsql_statement; RELEASE SAVEPOINT tsql_statement' : 'ROLLBACK',
+      );
       const mapped = isPgError(e) ? toSqlServerError(e, { catalog, database, verb, names }) : normalise(e);
       if (inTx && xactAbort) await endTx('ROLLBACK');
       throw mapped;
@@ -117,7 +134,9 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
 
   const runQuery = async (plan: QueryPlan, values: Map<string, SqlValue>): Promise<StatementResult> => {
     checkAccess(plan);
-    const args = plan.params.map((p) => (p.kind === 'rowcount' ? lastRowCount : (values.get(p.name) ?? null)));
+    const args = plan.params.map((p) =>
+      p.kind === 'rowcount' ? lastRowCount : (values.get(p.name) ?? null),
+    );
     const query = async (sql: string) => {
       try {
         await pg.exec('SAVEPOINT tsql_typing');
@@ -135,7 +154,11 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
       } catch (e: unknown) {
         // A string parameter PostgreSQL cannot place (`SELECT @p`) is NVARCHAR, as SQL Server declared it.
         if (!isPgError(e) || e.code !== '42P18' || plan.untyped.size === 0) throw e;
-        return await query(plan.sql.replace(/\$(\d+)(?!\d|::)/g, (m, n: string) => (plan.untyped.has(Number(n)) ? `${m}::text` : m)));
+        return await query(
+          plan.sql.replace(/\$(\d+)(?!\d|::)/g, (m, n: string) =>
+            plan.untyped.has(Number(n)) ? `${m}::text` : m,
+          ),
+        );
       }
     };
     const verb = plan.ddl ? 'DDL' : (/^\s*(\w+)/.exec(plan.sql)?.[1]?.toUpperCase() ?? '');
@@ -153,7 +176,11 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
     if (!isOwner(principal())) throw message();
   };
 
-  const runPlan = async (plan: Plan, values: Map<string, SqlValue>, out: StatementResult[]): Promise<void> => {
+  const runPlan = async (
+    plan: Plan,
+    values: Map<string, SqlValue>,
+    out: StatementResult[],
+  ): Promise<void> => {
     switch (plan.kind) {
       case 'noop':
         return;
@@ -177,28 +204,62 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
       case 'createUser': {
         requireOwner(() => sqlError(15247, 16, 1, 'User does not have permission to perform this action.'));
         const key = plan.name.toLowerCase();
-        if (catalog.principals.has(key)) throw sqlError(15023, 16, 1, `User, group, or role '${plan.name}' already exists in the current database.`);
+        if (catalog.principals.has(key))
+          throw sqlError(
+            15023,
+            16,
+            1,
+            `User, group, or role '${plan.name}' already exists in the current database.`,
+          );
         if (!core.resolveExternalPrincipal(plan.name)) {
-          throw sqlError(33130, 16, 1, `Principal '${plan.name}' could not be found or this principal type is not supported.`);
+          throw sqlError(
+            33130,
+            16,
+            1,
+            `Principal '${plan.name}' could not be found or this principal type is not supported.`,
+          );
         }
         catalog.principals.set(key, { name: plan.name, roles: new Set(), external: true });
         return;
       }
       case 'dropUser': {
-        requireOwner(() => sqlError(15151, 16, 1, `Cannot drop the user '${plan.name}', because it does not exist or you do not have permission.`));
+        requireOwner(() =>
+          sqlError(
+            15151,
+            16,
+            1,
+            `Cannot drop the user '${plan.name}', because it does not exist or you do not have permission.`,
+          ),
+        );
         if (!catalog.principals.delete(plan.name.toLowerCase()) && !plan.ifExists) {
-          throw sqlError(15151, 16, 1, `Cannot drop the user '${plan.name}', because it does not exist or you do not have permission.`);
+          throw sqlError(
+            15151,
+            16,
+            1,
+            `Cannot drop the user '${plan.name}', because it does not exist or you do not have permission.`,
+          );
         }
         return;
       }
       case 'alterRole': {
         const role = plan.role.toLowerCase() as FixedRole;
-        const noRole = () => sqlError(15151, 16, 1, `Cannot alter the role '${plan.role}', because it does not exist or you do not have permission.`);
+        const noRole = () =>
+          sqlError(
+            15151,
+            16,
+            1,
+            `Cannot alter the role '${plan.role}', because it does not exist or you do not have permission.`,
+          );
         requireOwner(noRole);
         if (!FIXED_ROLES.includes(role)) throw noRole();
         const member = catalog.principals.get(plan.member.toLowerCase());
         if (!member) {
-          throw sqlError(15151, 16, 1, `Cannot ${plan.add ? 'add' : 'drop'} the principal '${plan.member}', because it does not exist or you do not have permission.`);
+          throw sqlError(
+            15151,
+            16,
+            1,
+            `Cannot ${plan.add ? 'add' : 'drop'} the principal '${plan.member}', because it does not exist or you do not have permission.`,
+          );
         }
         if (plan.add) member.roles.add(role);
         else member.roles.delete(role);
@@ -224,19 +285,49 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
           declared.set(name.toUpperCase(), { name, type: parseDeclaredType(tokenize(p.declaredType)) });
           values.set(name.toUpperCase(), p.value);
         }
-        const plans = translateBatch(sql, { database, user, catalog, declared, inTransaction: trancount > 0 });
+        const plans = translateBatch(sql, {
+          database,
+          user,
+          catalog,
+          declared,
+          inTransaction: trancount > 0,
+        });
         for (const plan of plans) await runPlan(plan, values, out);
         return out;
       } catch (e: unknown) {
         throw normalise(e);
       }
     },
-    async bulkInsert(table: string, columns: readonly string[], rows: readonly SqlValue[][]): Promise<number> {
+    async bulkInsert(
+      table: string,
+      columns: readonly string[],
+      rows: readonly SqlValue[][],
+    ): Promise<number> {
       const { parts } = readMultipart(tokenize(table), 0);
-      const { schema, table: name } = resolveTable({ database, user, catalog, declared: new Map(), params: [], untyped: new Set(), access: [], names: new Map(), ctes: new Set(), seq: 0, inTransaction: false }, parts);
+      const { schema, table: name } = resolveTable(
+        {
+          database,
+          user,
+          catalog,
+          declared: new Map(),
+          params: [],
+          untyped: new Set(),
+          access: [],
+          names: new Map(),
+          ctes: new Set(),
+          seq: 0,
+          inTransaction: false,
+        },
+        parts,
+      );
       const p = principal();
       if (!isOwner(p) && !p?.roles.has('db_datawriter')) {
-        throw sqlError(229, 14, 5, `The INSERT permission was denied on the object '${name}', database '${database}', schema '${schema}'.`);
+        throw sqlError(
+          229,
+          14,
+          5,
+          `The INSERT permission was denied on the object '${name}', database '${database}', schema '${schema}'.`,
+        );
       }
       const target = `${quoteIdent(schema)}.${quoteIdent(name)} (${columns.map(quoteIdent).join(', ')})`;
       const perChunk = Math.max(1, Math.floor(30000 / Math.max(1, columns.length)));
@@ -244,7 +335,9 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
       await statement('INSERT', new Map(), async () => {
         for (let i = 0; i < rows.length; i += perChunk) {
           const chunk = rows.slice(i, i + perChunk);
-          const tuples = chunk.map((_, r) => `(${columns.map((_c, c) => `$${r * columns.length + c + 1}`).join(', ')})`);
+          const tuples = chunk.map(
+            (_, r) => `(${columns.map((_c, c) => `$${r * columns.length + c + 1}`).join(', ')})`,
+          );
           const res = await pg.query(`INSERT INTO ${target} VALUES ${tuples.join(', ')}`, chunk.flat());
           count += res.affectedRows ?? 0;
         }

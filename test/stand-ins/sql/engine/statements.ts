@@ -1,5 +1,11 @@
 import type { Catalog } from './catalog.ts';
-import { type Access, type DeclaredParam, nameOf, type ParamSource, type TranslateContext } from './context.ts';
+import {
+  type Access,
+  type DeclaredParam,
+  nameOf,
+  type ParamSource,
+  type TranslateContext,
+} from './context.ts';
 import { type DdlPlan, translateDdl } from './ddl.ts';
 import { emitRange } from './dml.ts';
 import { isPunct, isWord, splitStatements, syntaxError, type Token, tokenize, tokenText } from './lexer.ts';
@@ -90,18 +96,44 @@ const setOption = (tokens: readonly Token[]): Plan => {
     }
     return { kind: 'noop' };
   }
-  if (/^TEXTSIZE -?\d+$/.test(text) || /^LOCK_TIMEOUT -?\d+$/.test(text) || /^DEADLOCK_PRIORITY (LOW|NORMAL|HIGH|-?\d+)$/.test(text)) {
+  if (
+    /^TEXTSIZE -?\d+$/.test(text) ||
+    /^LOCK_TIMEOUT -?\d+$/.test(text) ||
+    /^DEADLOCK_PRIORITY (LOW|NORMAL|HIGH|-?\d+)$/.test(text)
+  ) {
     return { kind: 'noop' };
   }
-  if (text === 'LANGUAGE US_ENGLISH' || text === 'DATEFORMAT MDY' || text === 'DATEFIRST 7' || text === 'ROWCOUNT 0') return { kind: 'noop' };
+  if (
+    text === 'LANGUAGE US_ENGLISH' ||
+    text === 'DATEFORMAT MDY' ||
+    text === 'DATEFIRST 7' ||
+    text === 'ROWCOUNT 0'
+  )
+    return { kind: 'noop' };
   // Every transaction runs alone in the engine, so each level is met by construction (see dml.ts).
-  if (/^TRANSACTION ISOLATION LEVEL (READ UNCOMMITTED|READ COMMITTED|REPEATABLE READ|SERIALIZABLE|SNAPSHOT)$/.test(text)) {
+  if (
+    /^TRANSACTION ISOLATION LEVEL (READ UNCOMMITTED|READ COMMITTED|REPEATABLE READ|SERIALIZABLE|SNAPSHOT)$/.test(
+      text,
+    )
+  ) {
     return { kind: 'noop' };
   }
   throw notSupported(`SET ${text}`);
 };
 
-const STATEMENT_START = new Set(['CREATE', 'ALTER', 'DROP', 'INSERT', 'UPDATE', 'DELETE', 'SELECT', 'SET', 'BEGIN', 'IF', 'WITH']);
+const STATEMENT_START = new Set([
+  'CREATE',
+  'ALTER',
+  'DROP',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'SELECT',
+  'SET',
+  'BEGIN',
+  'IF',
+  'WITH',
+]);
 
 const query = (ctx: TranslateContext, sql: string, ddl?: DdlPlan): QueryPlan => ({
   kind: 'query',
@@ -148,8 +180,10 @@ const translateStatement = (o: TranslateOptions, tokens: Token[]): Plan => {
         }
       }
       if (start < 0) throw syntaxError(tokenText(tokens[tokens.length - 1]));
-      if (isWord(tokens[start], 'BEGIN') && !isWord(tokens[start + 1], 'TRAN', 'TRANSACTION')) throw notSupported('IF … BEGIN … END');
-      if (tokens.some((t) => isWord(t, 'ELSE')) && !tokens.some((t) => isWord(t, 'CASE'))) throw notSupported('IF … ELSE');
+      if (isWord(tokens[start], 'BEGIN') && !isWord(tokens[start + 1], 'TRAN', 'TRANSACTION'))
+        throw notSupported('IF … BEGIN … END');
+      if (tokens.some((t) => isWord(t, 'ELSE')) && !tokens.some((t) => isWord(t, 'CASE')))
+        throw notSupported('IF … ELSE');
       const cond = query(ctx, `SELECT CASE WHEN ${emitRange(ctx, tokens, 1, start)} THEN 1 ELSE 0 END`);
       return { kind: 'if', cond, then: translateStatement(o, tokens.slice(start)) };
     }
@@ -157,7 +191,8 @@ const translateStatement = (o: TranslateOptions, tokens: Token[]): Plan => {
       if (isWord(second, 'USER')) {
         const name = nameOf(tokens[2]);
         const rest = words(tokens, 3);
-        if (rest === 'FROM EXTERNAL PROVIDER' || /^FROM EXTERNAL PROVIDER WITH OBJECT_ID = /.test(rest)) return { kind: 'createUser', name };
+        if (rest === 'FROM EXTERNAL PROVIDER' || /^FROM EXTERNAL PROVIDER WITH OBJECT_ID = /.test(rest))
+          return { kind: 'createUser', name };
         throw notSupported(`CREATE USER … ${rest}`);
       }
       return withDdl(ctx, tokens);
