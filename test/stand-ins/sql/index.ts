@@ -41,8 +41,9 @@ export async function startSqlStandIn(options: SqlStandInOptions): Promise<SqlSt
   const certificate = options.ca.issue([serverName, 'localhost', '127.0.0.1']);
   const sockets = new Set<Socket>();
   const serving = new Set<Promise<void>>();
+  // A reset, not a close: a connection dropped by a gateway or a failover reaches the client as ECONNRESET.
   const faults = createFaultState(() => {
-    for (const socket of sockets) socket.destroy();
+    for (const socket of sockets) socket.resetAndDestroy();
   });
   let nextSpid = 51;
 

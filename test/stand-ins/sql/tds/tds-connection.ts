@@ -145,7 +145,7 @@ export async function serveTdsConnection(socket: Socket, ctx: TdsConnectionConte
       }
       requests++;
       if (requests > 1 && ctx.faults.takeDropOnRequest()) {
-        socket.destroy();
+        socket.resetAndDestroy();
         return;
       }
       const canceled = new AbortController();
