@@ -2,6 +2,7 @@ import type { Authority } from '../../identity.ts';
 import type { SqlEngine, SqlServerErrorInfo, SqlSession } from '../engine-api.ts';
 import type { FaultState } from './faults.ts';
 import type { Login7 } from './login7.ts';
+import { toErrorInfo } from './requests.ts';
 import { loginFailed, sqlError } from './sql-errors.ts';
 
 /** The resource Azure SQL names in FEDAUTHINFO; tokens must carry it as their audience. */
@@ -62,5 +63,14 @@ export async function authenticate(
     return { ok: false, errors: [sqlError(4060, { database }), loginFailed(who.shownAs)] };
   }
   if (!ctx.engine.hasUser(database, who.user)) return { ok: false, errors: [loginFailed(who.shownAs)] };
-  return { ok: true, session: await ctx.engine.openSession(database, who.user) };
+  try {
+    return { ok: true, session: await ctx.engine.openSession(database, who.user) };
+  } catch (err: unknown) {
+    // The engine may still refuse (closed, user dropped meanwhile): the client gets its error, not a reset.
+    const refused = toErrorInfo(err);
+    return {
+      ok: false,
+      errors: refused.number === 18456 ? [loginFailed(who.shownAs)] : [refused, loginFailed(who.shownAs)],
+    };
+  }
 }
