@@ -138,6 +138,13 @@ describe('login', () => {
     expect(executed).toMatchObject({ user: 'worker', database: 'appdb', sql: 'rows 2' });
   });
 
+  it("speaks TDS 8.0 strict encryption (TLS before PRELOGIN) when the client asks with encrypt: 'strict'", async () => {
+    const c = config();
+    c.options = { ...c.options, encrypt: 'strict' };
+    const connection = await connect(c);
+    expect((await run(connection, 'count 2')).rowCount).toBe(2);
+  });
+
   it('logs in over plaintext when the client does not encrypt', async () => {
     const connection = await connect(config({ encrypt: false }));
     expect((await run(connection, 'count 3')).rowCount).toBe(3);
@@ -393,6 +400,33 @@ describe('requests', () => {
         [2, null, null],
       ],
     });
+  });
+});
+
+describe('more of what tedious can ask', () => {
+  it('refuses a stored procedure call other than sp_executesql with 2812', async () => {
+    const connection = await connect(config());
+    const err = await new Promise<unknown>((resolve) =>
+      connection.callProcedure(new Request('dbo.usp_orders', resolve)),
+    );
+    expect(err).toMatchObject({ number: 2812, message: "Could not find stored procedure 'dbo.usp_orders'." });
+  });
+
+  it('resets a pooled connection and rolls its transaction back', async () => {
+    const connection = await connect(config());
+    await new Promise<void>((resolve, reject) =>
+      connection.beginTransaction((err) => (err ? reject(err) : resolve())),
+    );
+    engine.calls.length = 0;
+    await new Promise<void>((resolve, reject) => connection.reset((err) => (err ? reject(err) : resolve())));
+    expect(engine.calls.map((c) => c.kind)).toEqual(['rollback']);
+    expect((await run(connection, 'count 5')).rowCount).toBe(5);
+  });
+
+  it('leaves row counts out under SET NOCOUNT ON', async () => {
+    const connection = await connect(config());
+    await run(connection, 'SET NOCOUNT ON');
+    expect((await run(connection, 'count 5')).rowCount).toBe(0);
   });
 });
 

@@ -10,6 +10,7 @@ import { encodePreloginResponse, parsePrelogin } from './prelogin.ts';
 import { type ConnectionState, handleRequest } from './requests.ts';
 import { defaultSessionOptions } from './session-options.ts';
 import { startTlsInPrelogin } from './tls-in-prelogin.ts';
+import { startStrictTls } from './tls-strict.ts';
 import {
   DEFAULT_COLLATION,
   DoneStatus,
@@ -57,7 +58,20 @@ export async function serveTdsConnection(socket: Socket, ctx: TdsConnectionConte
       socket.destroy();
     }
   };
-  socket.on('data', feed);
+  // A TLS ClientHello (record type 0x16) where PRELOGIN (0x12) belongs means TDS 8.0 strict encryption.
+  const firstFeed = (data: Buffer): void => {
+    socket.off('data', firstFeed);
+    if (data[0] !== 0x16) {
+      socket.on('data', feed);
+      feed(data);
+      return;
+    }
+    const tls = startStrictTls(socket, data, ctx.certificate);
+    tls.on('data', feed);
+    tls.on('error', () => socket.destroy());
+    output = tls;
+  };
+  socket.on('data', firstFeed);
   // Resets and aborts from the client are its business; the stand-in only stops serving.
   socket.on('error', () => {});
   socket.once('close', () => inbox.close());
@@ -159,9 +173,10 @@ export async function serveTdsConnection(socket: Socket, ctx: TdsConnectionConte
         send(w.toBuffer());
         continue;
       }
-      if (message.resetConnection) send(await resetConnection(state));
+      // The reset's ENVCHANGE opens the same response message: one request, one response.
+      const reset = message.resetConnection ? await resetConnection(state) : Buffer.alloc(0);
       const reply = await handleRequest(message, state);
-      send(reply.payload);
+      send(Buffer.concat([reset, reply.payload]));
       if (reply.terminate) {
         output.end();
         return;
