@@ -16,6 +16,7 @@ console.log(`local stack ready (pid ${process.pid})
   identity endpoint  ${file.identityEndpoint}
   service bus        ${file.serviceBus.endpoint}  queue ${file.serviceBus.queue}
   key vault          ${file.keyVault.url}
+  azure sql          ${file.sql.server}:${file.sql.port}  database ${file.sql.database}
   redis              ${file.redisUrl ?? '(none)'}
   identities         ${Object.entries(file.identities)
     .map(([k, v]) => `${k}=${v.clientId}`)

@@ -5,6 +5,9 @@ import { type IdentityStandIn, startIdentityStandIn } from './identity.ts';
 import { type KeyVaultStandIn, startKeyVaultStandIn } from './keyvault.ts';
 import { ensureLocalRedis, type LocalRedis } from './redis.ts';
 import { type ServiceBusStandIn, startServiceBusStandIn } from './servicebus/index.ts';
+import { createPgliteEngine } from './sql/engine/index.ts';
+import type { SqlEngine } from './sql/engine-api.ts';
+import { type SqlStandIn, startSqlStandIn } from './sql/index.ts';
 
 /** The identities of a local stack, as `.local/stack.json` lists them. */
 export type StackIdentity = { name: string; clientId: string; objectId: string; roles: string[] };
@@ -19,6 +22,7 @@ export type StackFile = {
   identities: Record<'worker' | 'publisher' | 'operator', StackIdentity>;
   serviceBus: { fullyQualifiedNamespace: string; endpoint: string; queue: string };
   keyVault: { url: string; secrets: string[] };
+  sql: { server: string; port: number; database: string };
   redisUrl?: string;
 };
 
@@ -27,6 +31,8 @@ export type LocalStack = {
   identity: IdentityStandIn;
   keyVault: KeyVaultStandIn;
   serviceBus: ServiceBusStandIn;
+  sql: SqlStandIn;
+  sqlEngine: SqlEngine;
   redis: LocalRedis | undefined;
   /** Environment that points a process at the stack as `who` (`stack.env` holds the worker's). */
   env(who?: keyof StackFile['identities']): Record<string, string>;
@@ -89,6 +95,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     duplicateDetectionWindowMs: 600_000,
   });
 
+  // The database as an administrator provisions it in Azure: contained users for the identities,
+  // with the worker limited to reading and writing and the operator allowed DDL for migrations.
+  const database = 'keyless';
+  const sqlEngine = await createPgliteEngine({ database });
+  const admin = await sqlEngine.openSession(database, 'dbo');
+  for (const [who, dbRoles] of [
+    ['worker', ['db_datareader', 'db_datawriter']],
+    ['operator', ['db_datareader', 'db_datawriter', 'db_ddladmin']],
+  ] as const) {
+    await admin.execute(`CREATE USER [${ids[who].name}] FROM EXTERNAL PROVIDER`);
+    for (const role of dbRoles) await admin.execute(`ALTER ROLE ${role} ADD MEMBER [${ids[who].name}]`);
+  }
+  await admin.close();
+  const sql = await startSqlStandIn({ authority: identity, ca, engine: sqlEngine });
+
   const redis =
     options.redis === false ? undefined : await ensureLocalRedis({ port: options.redisPort ?? 6390 });
 
@@ -120,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       queue,
     },
     keyVault: { url: keyVault.url, secrets: ['sample-secret'] },
+    sql: { server: sql.server, port: sql.port, database },
     ...(redis ? { redisUrl: redis.url } : {}),
   };
 
@@ -132,6 +154,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     KEY_VAULT_SECRETS: 'sample-secret',
     SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: serviceBus.fullyQualifiedNamespace,
     SERVICEBUS_QUEUE: queue,
+    SQL_SERVER: sql.server,
+    SQL_PORT: String(sql.port),
+    SQL_DATABASE: database,
     ...(redis ? { REDIS_URL: redis.url } : {}),
   });
 
@@ -152,6 +177,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     identity,
     keyVault,
     serviceBus,
+    sql,
+    sqlEngine,
     redis,
     env,
     close() {
@@ -159,6 +186,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         // Reverse order of start; a failing step does not keep the others from closing.
         const steps = [
           () => redis?.close(),
+          () => sql.close(),
+          () => sqlEngine.close(),
           () => serviceBus.close(),
           () => keyVault.close(),
           () => identity.close(),
