@@ -66,7 +66,7 @@ const notBuiltIn = (name: string): SqlServerError =>
     message: `'${name}' is not a recognized built-in function name.`,
   });
 
-const noArgs = (tokens: readonly Token[], open: number, close: number, name: string): void => {
+const noArgs = (_tokens: readonly Token[], open: number, close: number, name: string): void => {
   if (close !== open + 1) {
     throw new SqlServerError({
       number: 174,
@@ -93,6 +93,8 @@ export const translateFunction = (
   const next = close + 1;
   const name = t.upper;
   const args = (): string[] => splitCommas(tokens, open + 1, close).map(([a, b]) => emit(a, b));
+  // SQL Server's COUNT is INT; PostgreSQL's is BIGINT.
+  if (name === 'COUNT') return { sql: `count(${emit(open + 1, close)})::integer`, next };
   if (SAME.has(name)) return { sql: `${name.toLowerCase()}(${emit(open + 1, close)})`, next };
   switch (name) {
     case 'COUNT_BIG':

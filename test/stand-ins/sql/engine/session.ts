@@ -198,7 +198,7 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
         return;
       case 'if': {
         const r = await runQuery(plan.cond, values);
-        if (r.kind === 'rows' && r.resultSet.rows[0]?.[0] === 1) await runPlan(plan.then, values, out);
+        if (r.kind === 'rows' && r.resultSet.rows[0]?.[0] === 1) await runPlan(plan.body, values, out);
         return;
       }
       case 'createUser': {

@@ -32,7 +32,7 @@ export type Plan =
   | { kind: 'createUser'; name: string }
   | { kind: 'dropUser'; name: string; ifExists: boolean }
   | { kind: 'alterRole'; role: string; member: string; add: boolean }
-  | { kind: 'if'; cond: QueryPlan; then: Plan };
+  | { kind: 'if'; cond: QueryPlan; body: Plan };
 
 export type TranslateOptions = {
   database: string;
@@ -147,7 +147,7 @@ const query = (ctx: TranslateContext, sql: string, ddl?: DdlPlan): QueryPlan => 
 
 const translateStatement = (o: TranslateOptions, tokens: Token[]): Plan => {
   const [first, second] = tokens;
-  if (!first || first.kind !== 'word') throw syntaxError(tokenText(first));
+  if (first?.kind !== 'word') throw syntaxError(tokenText(first));
   const ctx = newContext(o);
   switch (first.upper) {
     case 'SELECT':
@@ -185,7 +185,7 @@ const translateStatement = (o: TranslateOptions, tokens: Token[]): Plan => {
       if (tokens.some((t) => isWord(t, 'ELSE')) && !tokens.some((t) => isWord(t, 'CASE')))
         throw notSupported('IF … ELSE');
       const cond = query(ctx, `SELECT CASE WHEN ${emitRange(ctx, tokens, 1, start)} THEN 1 ELSE 0 END`);
-      return { kind: 'if', cond, then: translateStatement(o, tokens.slice(start)) };
+      return { kind: 'if', cond, body: translateStatement(o, tokens.slice(start)) };
     }
     case 'CREATE':
       if (isWord(second, 'USER')) {

@@ -1,0 +1,132 @@
+import type { Logger } from 'pino';
+import type { CloudEvent, Outcome } from '../handlers/event.ts';
+import type { SqlWriteHandler } from '../handlers/orders/types.ts';
+import { toSqlError } from '../sql/classify.ts';
+import type { SqlClient } from '../sql/client.ts';
+import type { SqlError, SqlErrorCode } from '../sql/errors.ts';
+import { statement } from '../sql/statements.ts';
+
+export type SqlWriterOptions = {
+  db: SqlClient;
+  handlers: readonly SqlWriteHandler[];
+  /** @defaultValue no logging */
+  log?: Pick<Logger, 'warn' | 'error' | 'debug'>;
+};
+
+export type SqlWriter = {
+  /** Writes a batch in one transaction; every event id of the batch gets an outcome. */
+  writeBatch(events: readonly CloudEvent[]): Promise<Map<string, Outcome>>;
+};
+
+/**
+ * Permanent errors that no message causes: the deployment is wrong (login, permissions, schema
+ * not migrated). Dead-lettering would blame every message; they go back to Service Bus instead.
+ */
+const NOT_THE_MESSAGES_FAULT: ReadonlySet<SqlErrorCode> = new Set([
+  'LoginFailed',
+  'PermissionDenied',
+  'InvalidStatement',
+  'PoolClosed',
+]);
+
+/** SQL Server compares NVARCHAR keys case-insensitively (default collation): ids that differ by case are one. */
+const idKey = (id: string): string => id.toLowerCase();
+
+const describe = (e: SqlError): string =>
+  e.number !== undefined ? `SQL error ${e.number}: ${e.message}` : `${e.code}: ${e.message}`;
+
+/**
+ * The SQL writer: one transaction per batch that skips message ids already in the inbox, applies
+ * the new events' writes set-based and records their ids in the inbox (exactly-once effect).
+ * A permanent error splits the batch in halves until the poison events are alone, so the others
+ * still commit; a transient error sends the whole (sub-)batch back for a later retry.
+ */
+export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
+  const { db, log } = options;
+  const handlers = new Map(options.handlers.map((h) => [h.type, h]));
+
+  const writeOnce = (batch: readonly CloudEvent[]): Promise<void> =>
+    db.transaction(async (tx) => {
+      const ids = JSON.stringify(batch.map((e) => e.id));
+      const seen = await tx.query(statement('select-inbox-seen'), { ids: { type: 'nvarchar', value: ids } });
+      const done = new Set(seen.rows.map((r) => idKey(String(r.MessageId))));
+      const fresh = batch.filter((e) => !done.has(idKey(e.id)));
+      if (fresh.length === 0) return;
+      const byType = new Map<string, CloudEvent[]>();
+      for (const e of fresh) byType.set(e.type, [...(byType.get(e.type) ?? []), e]);
+      for (const [type, group] of byType) await (handlers.get(type) as SqlWriteHandler).write(group, tx);
+      const messages = fresh.map((e) => ({
+        id: e.id,
+        type: e.type,
+        source: e.source,
+        time: e.time ?? null,
+        payload: JSON.stringify(e),
+      }));
+      await tx.query(statement('insert-inbox'), {
+        messages: { type: 'nvarchar', value: JSON.stringify(messages) },
+      });
+    });
+
+  return {
+    async writeBatch(events) {
+      const outcomes = new Map<string, Outcome>();
+      // One event per id (case-insensitively, as the inbox key): a redelivery inside the batch shares the outcome.
+      const unique = new Map<string, CloudEvent>();
+      const known: CloudEvent[] = [];
+      for (const e of events) {
+        if (unique.has(idKey(e.id))) continue;
+        unique.set(idKey(e.id), e);
+        if (handlers.has(e.type)) known.push(e);
+        else
+          outcomes.set(e.id, {
+            kind: 'deadLetter',
+            reason: 'UnknownType',
+            description: `No SQL handler for event type ${e.type}`,
+          });
+      }
+      const settle = (batch: readonly CloudEvent[], outcome: Outcome): void => {
+        for (const e of batch) outcomes.set(e.id, outcome);
+      };
+      const attempt = async (batch: readonly CloudEvent[]): Promise<void> => {
+        if (batch.length === 0) return;
+        try {
+          await writeOnce(batch);
+          settle(batch, { kind: 'complete' });
+        } catch (e: unknown) {
+          const error = toSqlError(e);
+          if (error.transient || NOT_THE_MESSAGES_FAULT.has(error.code)) {
+            log?.warn(
+              { stage: 'write', code: error.code, number: error.number, events: batch.length, err: error },
+              'SQL batch not written; messages go back',
+            );
+            settle(batch, { kind: 'abandon', error });
+            return;
+          }
+          if (batch.length === 1) {
+            const [poison] = batch as [CloudEvent];
+            log?.error(
+              { stage: 'write', messageId: poison.id, code: error.code, number: error.number },
+              'poison message dead-lettered',
+            );
+            settle(batch, { kind: 'deadLetter', reason: 'PermanentSqlError', description: describe(error) });
+            return;
+          }
+          log?.debug(
+            { stage: 'write', events: batch.length, number: error.number },
+            'permanent SQL error; splitting the batch',
+          );
+          const mid = Math.ceil(batch.length / 2);
+          await attempt(batch.slice(0, mid));
+          await attempt(batch.slice(mid));
+        }
+      };
+      await attempt(known);
+      for (const e of events)
+        outcomes.set(
+          e.id,
+          outcomes.get(e.id) ?? (outcomes.get(unique.get(idKey(e.id))?.id ?? '') as Outcome),
+        );
+      return outcomes;
+    },
+  };
+};

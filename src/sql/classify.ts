@@ -1,0 +1,114 @@
+import { isSqlError, SqlError, type SqlErrorCode } from './errors.ts';
+
+/**
+ * The allow-list of transient SQL Server errors: a retry later can succeed without anyone acting.
+ * Everything not listed is permanent. Numbers: Azure SQL's documented transient faults.
+ */
+const TRANSIENT_NUMBERS: ReadonlyMap<number, SqlErrorCode> = new Map([
+  [1205, 'Deadlock'],
+  [40501, 'Throttled'],
+  [40613, 'Unavailable'],
+  [49918, 'Throttled'],
+  [49919, 'Throttled'],
+  [49920, 'Throttled'],
+  [4060, 'Unavailable'],
+  [10928, 'Throttled'],
+  [10929, 'Throttled'],
+  [4221, 'Unavailable'],
+]);
+
+/** Permanent numbers, grouped so callers can tell a bad message from a bad deployment. */
+const PERMANENT_NUMBERS: ReadonlyMap<number, SqlErrorCode> = new Map([
+  [2627, 'ConstraintViolation'],
+  [2601, 'ConstraintViolation'],
+  [515, 'ConstraintViolation'],
+  [547, 'ConstraintViolation'],
+  [245, 'InvalidData'],
+  [241, 'InvalidData'],
+  [8114, 'InvalidData'],
+  [8115, 'InvalidData'],
+  [8169, 'InvalidData'],
+  [2628, 'InvalidData'],
+  [8152, 'InvalidData'],
+  [13609, 'InvalidData'],
+  [229, 'PermissionDenied'],
+  [230, 'PermissionDenied'],
+  [262, 'PermissionDenied'],
+  [1088, 'PermissionDenied'],
+  [3701, 'PermissionDenied'],
+  [18456, 'LoginFailed'],
+  [102, 'InvalidStatement'],
+  [207, 'InvalidStatement'],
+  [208, 'InvalidStatement'],
+  [40517, 'InvalidStatement'],
+]);
+
+const SOCKET_CODES = new Set(['ESOCKET', 'ECLOSE', 'ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED']);
+
+type DriverError = {
+  name?: string;
+  message?: string;
+  code?: unknown;
+  number?: unknown;
+  isTransient?: unknown;
+  cause?: unknown;
+};
+
+const causeCode = (e: DriverError): string | undefined => {
+  const cause = e.cause as DriverError | undefined;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+};
+
+/**
+ * Normalises anything a SQL call threw into a SqlError (once: a SqlError passes through).
+ * Transient: tedious ConnectionError.isTransient, the numbers above, timeouts, lost sockets.
+ */
+export const toSqlError = (e: unknown, loginErrorNumber?: number): SqlError => {
+  if (isSqlError(e)) return e;
+  const d = (typeof e === 'object' && e !== null ? e : { message: String(e) }) as DriverError;
+  const message = d.message ?? String(e);
+  const number = typeof d.number === 'number' ? d.number : loginErrorNumber;
+  const code = typeof d.code === 'string' ? d.code : undefined;
+  if (number !== undefined && TRANSIENT_NUMBERS.has(number)) {
+    return new SqlError(message, {
+      code: TRANSIENT_NUMBERS.get(number) as SqlErrorCode,
+      transient: true,
+      number,
+      cause: e,
+    });
+  }
+  if (d.isTransient === true) {
+    return new SqlError(message, {
+      code: 'Unavailable',
+      transient: true,
+      ...(number ? { number } : {}),
+      cause: e,
+    });
+  }
+  if (code === 'ETIMEOUT') return new SqlError(message, { code: 'Timeout', transient: true, cause: e });
+  if ((code && SOCKET_CODES.has(code)) || SOCKET_CODES.has(causeCode(d) ?? '')) {
+    return new SqlError(message, { code: 'ConnectionLost', transient: true, cause: e });
+  }
+  if (code === 'ELOGIN')
+    return new SqlError(message, {
+      code: 'LoginFailed',
+      transient: false,
+      ...(number ? { number } : {}),
+      cause: e,
+    });
+  if (number !== undefined) {
+    return new SqlError(message, {
+      code: PERMANENT_NUMBERS.get(number) ?? 'Other',
+      transient: false,
+      number,
+      cause: e,
+    });
+  }
+  return new SqlError(message, { code: 'Other', transient: false, cause: e });
+};
+
+/** Whether a login failed because its token had expired: worth one more login with a refreshed token. */
+export const isExpiredTokenLogin = (e: SqlError): boolean =>
+  e.code === 'LoginFailed' &&
+  (e.number === undefined || e.number === 18456) &&
+  /token is expired/i.test(e.message);

@@ -1,0 +1,1 @@
+INSERT INTO dbo.SchemaMigrations (Version, Name) VALUES (@version, @name);
