@@ -164,7 +164,7 @@ export const emitRange = (
     }
     if (t.kind === 'temp') throw notSupported(`${t.text} (temporary table)`);
     const afterDot = isPunct(tokens[i - 1], '.') && i > from;
-    if (t.kind === 'word' && !afterDot && (expect === null || t.upper === 'OPENJSON')) {
+    if (t.kind === 'word' && !afterDot && (expect === null || t.upper === 'OPENJSON' || t.upper === 'TOP')) {
       const u = t.upper;
       if (verb === null && (u === 'SELECT' || u === 'INSERT' || u === 'UPDATE' || u === 'DELETE')) verb = u;
       if (REFUSED.has(u)) throw notSupported(u);

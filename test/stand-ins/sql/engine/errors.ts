@@ -2,7 +2,14 @@ import { SqlServerError, type SqlServerErrorInfo } from '../engine-api.ts';
 import { type Catalog, tableKey } from './catalog.ts';
 
 /** What the error mapper needs to know about the failing statement to word messages as SQL Server does. */
-export type ErrorContext = { catalog: Catalog; database: string; verb: string; names: Map<string, string> };
+export type ErrorContext = {
+  catalog: Catalog;
+  database: string;
+  verb: string;
+  names: Map<string, string>;
+  /** The table the statement writes, for errors PostgreSQL reports without one (22001). */
+  target?: { schema: string; table: string };
+};
 
 type PgError = {
   code?: string;
@@ -48,7 +55,10 @@ export const isPgError = (e: unknown): e is PgError =>
 /** Maps a PostgreSQL error to the SQL Server error a client would see for the same failure. */
 export const toSqlServerError = (e: PgError, c: ErrorContext): SqlServerError => {
   const msg = e.message ?? '';
-  const table = e.table && e.schema ? c.catalog.tables.get(tableKey(e.schema, e.table)) : undefined;
+  const table =
+    e.table && e.schema
+      ? c.catalog.tables.get(tableKey(e.schema, e.table))
+      : c.target && c.catalog.tables.get(tableKey(c.target.schema, c.target.table));
   const object = table ? `${table.schema}.${table.name}` : `${e.schema ?? 'dbo'}.${e.table ?? '?'}`;
   const column = (lower: string | undefined): string =>
     (lower && table?.columns.get(lower)?.name) ?? (lower ? display(c.names, c.catalog, lower) : '?');

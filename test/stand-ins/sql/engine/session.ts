@@ -110,7 +110,12 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
   };
 
   /** Runs `fn` as one statement: atomically on its own, or as a savepoint inside a transaction. */
-  const statement = async <T>(verb: string, names: Map<string, string>, fn: () => Promise<T>): Promise<T> => {
+  const statement = async <T>(
+    verb: string,
+    names: Map<string, string>,
+    fn: () => Promise<T>,
+    target?: { schema: string; table: string },
+  ): Promise<T> => {
     const inTx = trancount > 0;
     const unlock = inTx ? null : await core.acquire();
     try {
@@ -124,7 +129,9 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
       await pg.exec(
         inTx ? 'ROLLBACK TO SAVEPOINT tsql_statement; RELEASE SAVEPOINT tsql_statement' : 'ROLLBACK',
       );
-      const mapped = isPgError(e) ? toSqlServerError(e, { catalog, database, verb, names }) : normalise(e);
+      const mapped = isPgError(e)
+        ? toSqlServerError(e, { catalog, database, verb, names, ...(target ? { target } : {}) })
+        : normalise(e);
       if (inTx && xactAbort) await endTx('ROLLBACK');
       throw mapped;
     } finally {
@@ -162,7 +169,8 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
       }
     };
     const verb = plan.ddl ? 'DDL' : (/^\s*(\w+)/.exec(plan.sql)?.[1]?.toUpperCase() ?? '');
-    const r = await statement(verb, plan.names, run);
+    const target = plan.access.find((a) => a.permission !== 'SELECT');
+    const r = await statement(verb, plan.names, run, target);
     plan.ddl?.apply(catalog);
     if (r.fields.length > 0) {
       lastRowCount = r.rows.length;
