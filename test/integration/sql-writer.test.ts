@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import { ManagedIdentityCredential } from '@azure/identity';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CloudEvent } from '../../src/handlers/event.ts';
+import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
+import { createSqlWriter } from '../../src/pipeline/sql-writer.ts';
+import { migrate } from '../../src/sql/migrate.ts';
+import { createSqlPool, type SqlPool, type SqlPoolOptions } from '../../src/sql/pool.ts';
+import { createLocalCa, type LocalCa } from '../stand-ins/ca.ts';
+import {
+  type IdentityStandIn,
+  startIdentityStandIn,
+  type UserAssignedIdentity,
+} from '../stand-ins/identity.ts';
+import { createPgliteEngine } from '../stand-ins/sql/engine/index.ts';
+import type { SqlEngine } from '../stand-ins/sql/engine-api.ts';
+import { type SqlStandIn, startSqlStandIn } from '../stand-ins/sql/index.ts';
+import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
+import { placedEvent, statusEvent } from './sql-fixtures.ts';
+
+let identity: IdentityStandIn;
+let ca: LocalCa;
+let engine: SqlEngine;
+let sql: SqlStandIn;
+let worker: UserAssignedIdentity;
+let operator: UserAssignedIdentity;
+const pools: SqlPool[] = [];
+
+beforeAll(async () => {
+  identity = await startIdentityStandIn();
+  process.env.IDENTITY_ENDPOINT = identity.endpoint;
+  process.env.IDENTITY_HEADER = identity.header;
+  worker = identity.addIdentity('keyless-worker');
+  operator = identity.addIdentity('keyless-operator');
+  ca = createLocalCa();
+  trustCertificateAuthority(ca.certPem);
+  engine = await createPgliteEngine();
+  // Provisioned as in Azure: the worker reads and writes, the operator also migrates.
+  const admin = await engine.openSession('keyless', 'dbo');
+  await admin.execute(`CREATE USER [${worker.name}] FROM EXTERNAL PROVIDER;
+    ALTER ROLE db_datareader ADD MEMBER [${worker.name}]; ALTER ROLE db_datawriter ADD MEMBER [${worker.name}];
+    CREATE USER [${operator.name}] FROM EXTERNAL PROVIDER; ALTER ROLE db_owner ADD MEMBER [${operator.name}];`);
+  await admin.close();
+  sql = await startSqlStandIn({ authority: identity, ca, engine });
+  const ops = pool(operator);
+  await migrate(ops);
+});
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
+  sql.faults.clear();
+  await expect.poll(() => sql.connections()).toBe(0);
+});
+
+afterAll(async () => {
+  await sql.close();
+  await engine.close();
+  await identity.close();
+});
+
+const pool = (who: UserAssignedIdentity, extra: Partial<SqlPoolOptions> = {}): SqlPool => {
+  const p = createSqlPool({
+    server: sql.server,
+    port: sql.port,
+    database: 'keyless',
+    authentication: {
+      type: 'token-credential',
+      options: { credential: new ManagedIdentityCredential({ clientId: who.clientId }) },
+    },
+    ...extra,
+  });
+  pools.push(p);
+  return p;
+};
+
+const orderRow = async (db: SqlPool, orderId: string) =>
+  (
+    await db.query('SELECT Status, StatusVersion, Total, Currency FROM dbo.Orders WHERE OrderId = @id', {
+      id: { type: 'uniqueidentifier', value: orderId },
+    })
+  ).rows[0];
+
+describe('SQL writer through tedious and the TDS stand-in', () => {
+  it('applies migrations once: a second run changes nothing', async () => {
+    const db = pool(operator);
+    expect((await migrate(db)).applied).toEqual([]);
+    const versions = await db.query('SELECT Version FROM dbo.SchemaMigrations ORDER BY Version');
+    expect(versions.rows.map((r) => r.Version)).toEqual([1, 2]);
+  });
+
+  it('refuses migrations to the worker, which has no DDL role', async () => {
+    await expect(
+      migrate(pool(worker), { migrations: [{ version: 99, name: 'x', sql: 'CREATE TABLE dbo.X (A INT)' }] }),
+    ).rejects.toMatchObject({
+      name: 'SqlError',
+      code: 'PermissionDenied',
+      number: 262,
+    });
+  });
+
+  it('commits a batch and gives a redelivered message no second effect', async () => {
+    const db = pool(worker);
+    const writer = createSqlWriter({ db, handlers: orderHandlers });
+    const orderId = randomUUID();
+    const placed = placedEvent(orderId);
+    const paid = statusEvent(orderId, 'paid', 1);
+    expect([...(await writer.writeBatch([placed, paid])).values()]).toEqual([
+      { kind: 'complete' },
+      { kind: 'complete' },
+    ]);
+    expect(await orderRow(db, orderId)).toEqual({
+      Status: 'paid',
+      StatusVersion: 1,
+      Total: 28,
+      Currency: 'EUR',
+    });
+    // The same message again (same id), carrying a newer version: the inbox makes it a no-op.
+    const again = { ...paid, data: { orderId, status: 'shipped', version: 2 } } as CloudEvent;
+    expect((await writer.writeBatch([again])).get(paid.id)).toEqual({ kind: 'complete' });
+    expect(await orderRow(db, orderId)).toMatchObject({ Status: 'paid', StatusVersion: 1 });
+    const inbox = await db.query('SELECT COUNT(*) AS n FROM dbo.Inbox WHERE MessageId = @id', {
+      id: { type: 'nvarchar', value: paid.id },
+    });
+    expect(inbox.rows[0]).toEqual({ n: 1 });
+  });
+
+  it('dead-letters the poison message of a batch of 100 and commits the other 99', async () => {
+    const db = pool(worker);
+    const writer = createSqlWriter({ db, handlers: orderHandlers });
+    const events = Array.from({ length: 100 }, () => placedEvent(randomUUID()));
+    const poison = events[37] as CloudEvent<{ lines: { quantity: number }[] }>;
+    (poison.data.lines[0] as { quantity: number }).quantity = 0;
+    const outcomes = await writer.writeBatch(events);
+    expect(outcomes.get(poison.id)).toEqual({
+      kind: 'deadLetter',
+      reason: 'PermanentSqlError',
+      description: expect.stringMatching(
+        /^SQL error 547: The INSERT statement conflicted with the CHECK constraint "CK_OrderLines_Quantity"/,
+      ),
+    });
+    expect([...outcomes.values()].filter((o) => o.kind === 'complete')).toHaveLength(99);
+    const ids = JSON.stringify(events.map((e) => e.id));
+    const seen = await db.query(
+      'SELECT COUNT(*) AS n FROM dbo.Inbox WHERE MessageId IN (SELECT value FROM OPENJSON(@ids))',
+      { ids: { type: 'nvarchar', value: ids } },
+    );
+    expect(seen.rows[0]).toEqual({ n: 99 });
+  });
+
+  it('abandons every message of a batch that meets a transient error', async () => {
+    const db = pool(worker);
+    const writer = createSqlWriter({ db, handlers: orderHandlers });
+    sql.faults.failStatements(/INSERT INTO dbo\.Inbox/, 1205);
+    const events = [placedEvent(randomUUID()), placedEvent(randomUUID())];
+    const outcomes = [...(await writer.writeBatch(events)).values()];
+    expect(outcomes).toEqual([
+      {
+        kind: 'abandon',
+        error: expect.objectContaining({ name: 'SqlError', code: 'Deadlock', transient: true, number: 1205 }),
+      },
+      { kind: 'abandon', error: expect.objectContaining({ code: 'Deadlock' }) },
+    ]);
+    expect(await orderRow(db, (events[0] as CloudEvent<{ orderId: string }>).data.orderId)).toBeUndefined();
+  });
+
+  it('recycles a connection once it is older than tokenMaxAgeMs', async () => {
+    const db = pool(worker, { tokenMaxAgeMs: 300 });
+    await db.query('SELECT 1 AS one');
+    await db.query('SELECT 1 AS one');
+    expect(db.stats().created).toBe(1);
+    await new Promise((r) => setTimeout(r, 350));
+    await db.query('SELECT 1 AS one');
+    expect(db.stats()).toMatchObject({ created: 2, open: 1 });
+  });
+
+  it('logs in again when the server refuses an expired token, and the fresh token gets in', async () => {
+    const fresh = new ManagedIdentityCredential({ clientId: worker.clientId });
+    const calls: string[] = [];
+    const credential: TokenCredential = {
+      async getToken(scopes) {
+        calls.push(String(scopes));
+        if (calls.length === 1) {
+          // What a cached token looks like to the server once it has aged out.
+          return {
+            token: identity.issueToken(worker, 'https://database.windows.net/', -60),
+            expiresOnTimestamp: Date.now() + 60_000,
+          } satisfies AccessToken;
+        }
+        return fresh.getToken(scopes);
+      },
+    };
+    const db = pool(worker, { authentication: { type: 'token-credential', options: { credential } } });
+    expect((await db.query('SELECT USER_NAME() AS who')).rows).toEqual([{ who: worker.name }]);
+    expect(calls).toHaveLength(2);
+  });
+});
