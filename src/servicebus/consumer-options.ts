@@ -57,6 +57,8 @@ export type ConsumerOptions = {
   lockRenewalMaxMs?: number;
   /** On close, how long in-flight messages may take before they are abandoned. @defaultValue 30000 */
   drainGraceMs?: number;
+  /** How long one settlement may take before it counts as failed (its lock then expires). @defaultValue 10000 */
+  settleTimeoutMs?: number;
   /** Stalled-receiver detection; `false` turns it off. @defaultValue { idleMs: 60000 } */
   watchdog?: WatchdogOptions | false;
   /** Called after every settlement attempt, e.g. to schedule a retry job for a deferred message. @defaultValue none */
@@ -120,6 +122,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
       `lockRenewalMaxMs (${lockRenewalMaxMs}) must be at least drainGraceMs (${drainGraceMs})`,
     );
   }
+  const settleTimeoutMs = positiveInteger('settleTimeoutMs', options.settleTimeoutMs ?? 10_000);
   let watchdog: Required<WatchdogOptions> | false = false;
   if (options.watchdog !== false) {
     const idleMs = positiveInteger('watchdog.idleMs', options.watchdog?.idleMs ?? 60_000);
@@ -134,6 +137,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     concurrency,
     lockRenewalMaxMs,
     drainGraceMs,
+    settleTimeoutMs,
     watchdog,
     onSettled: options.onSettled,
     now: options.now ?? Date.now,

@@ -81,7 +81,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     outcome: Outcome,
     log: Logger,
   ): Promise<void> => {
-    const report = await settle(from, message, outcome, log);
+    const report = await settle(from, message, outcome, log, o.settleTimeoutMs);
     count(report);
     if (report.settled) {
       if (outcome.kind === 'deadLetter') {

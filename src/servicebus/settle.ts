@@ -21,6 +21,13 @@ export type SettlementReport = {
 
 const codeOf = (error: unknown): string | undefined => {
   if (typeof error !== 'object' || error === null) return undefined;
+  // The SDK wraps the attempts of a retried call in an AggregateError; the first coded one says why.
+  if (error instanceof AggregateError) {
+    for (const inner of error.errors) {
+      const code = codeOf(inner);
+      if (code) return code;
+    }
+  }
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : undefined;
 };
@@ -39,6 +46,7 @@ export async function settle(
   message: ServiceBusReceivedMessage,
   outcome: Outcome,
   log: Logger,
+  timeoutMs: number,
 ): Promise<SettlementReport> {
   const report: SettlementReport = {
     messageId: String(message.messageId ?? ''),
@@ -46,24 +54,19 @@ export async function settle(
     outcome: outcome.kind,
     settled: false,
   };
+  let timer: NodeJS.Timeout | undefined;
   try {
-    switch (outcome.kind) {
-      case 'complete':
-        await receiver.completeMessage(message);
-        break;
-      case 'deadLetter':
-        await receiver.deadLetterMessage(message, {
-          deadLetterReason: outcome.reason,
-          deadLetterErrorDescription: truncate(outcome.description),
-        });
-        break;
-      case 'abandon':
-        await receiver.abandonMessage(message);
-        break;
-      case 'defer':
-        await receiver.deferMessage(message);
-        break;
-    }
+    const call = Promise.resolve().then(() => settleCall(receiver, message, outcome));
+    // The SDK's settle calls take no AbortSignal and retry for minutes on a dead connection; a bound
+    // keeps one message from holding a credit slot and shutdown hostage. Its lock expires regardless.
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new SettleTimeoutError(`no settlement answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    call.catch(() => undefined);
+    await Promise.race([call, timeout]);
     report.settled = true;
   } catch (error: unknown) {
     report.errorCode = codeOf(error);
@@ -71,6 +74,34 @@ export async function settle(
       { stage: 'settle', outcome: outcome.kind, code: report.errorCode, err: error },
       `settling the message (${outcome.kind}) failed; Service Bus redelivers it when its lock expires`,
     );
+  } finally {
+    clearTimeout(timer);
   }
   return report;
+}
+
+function settleCall(
+  receiver: SettlingReceiver,
+  message: ServiceBusReceivedMessage,
+  outcome: Outcome,
+): Promise<void> {
+  switch (outcome.kind) {
+    case 'complete':
+      return receiver.completeMessage(message);
+    case 'deadLetter':
+      return receiver.deadLetterMessage(message, {
+        deadLetterReason: outcome.reason,
+        deadLetterErrorDescription: truncate(outcome.description),
+      });
+    case 'abandon':
+      return receiver.abandonMessage(message);
+    case 'defer':
+      return receiver.deferMessage(message);
+  }
+}
+
+/** A settlement that got no answer in time; `code` matches the Service Bus errors' field. */
+export class SettleTimeoutError extends Error {
+  override readonly name = 'SettleTimeoutError';
+  readonly code = 'SettleTimeout';
 }

@@ -21,6 +21,8 @@ export type FakeReceiver = ConsumerReceiver & {
   closed: boolean;
   /** What the next settlement call throws, once. */
   failNextSettlement?: unknown;
+  /** The next settlement call never answers, as on a connection that died. */
+  hangNextSettlement?: boolean;
   deliver(message: ServiceBusReceivedMessage): Promise<void>;
 };
 
@@ -55,7 +57,11 @@ export function fakeClient(peekable: () => ServiceBusReceivedMessage[] = () => [
           await receiver.handlers.processMessage(message);
         },
       };
-      const record = (kind: string, m: ServiceBusReceivedMessage, options?: unknown) => {
+      const record = async (kind: string, m: ServiceBusReceivedMessage, options?: unknown) => {
+        if (receiver.hangNextSettlement) {
+          receiver.hangNextSettlement = false;
+          await new Promise(() => {});
+        }
         if (receiver.failNextSettlement !== undefined) {
           const error = receiver.failNextSettlement;
           receiver.failNextSettlement = undefined;

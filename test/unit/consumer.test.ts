@@ -150,6 +150,18 @@ describe('consumer', () => {
     await consumer.close();
   });
 
+  it('gives up on a settlement that gets no answer, so close is not held hostage', async () => {
+    const { consumer, receiver, lines } = setup({ settleTimeoutMs: 30 });
+    await consumer.start();
+    receiver().hangNextSettlement = true;
+    await receiver().deliver(receivedEvent('e-8'));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ stage: 'settle', code: 'SettleTimeout', messageId: 'e-8' }),
+    );
+    expect(consumer.stats()).toMatchObject({ settleFailures: 1, inFlight: 0 });
+    await consumer.close();
+  });
+
   it('logs receive errors with their stage and keeps running', async () => {
     const { consumer, receiver, lines } = setup();
     await consumer.start();

@@ -1,0 +1,162 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Outcome } from '../../src/handlers/event.ts';
+import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
+import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
+import type { ContentMode } from '../../src/servicebus/envelope.ts';
+import { publishEvents } from '../../src/servicebus/publisher.ts';
+import {
+  expectedReason,
+  generatePublishItems,
+  type InvalidKind,
+  sampleEvent,
+} from '../../src/servicebus/sample-messages.ts';
+import { type ConsumerStandIns, startConsumerStandIns, until } from './consumer-stand-ins.ts';
+
+let env: ConsumerStandIns;
+
+beforeAll(async () => {
+  env = await startConsumerStandIns();
+});
+afterEach(async () => {
+  await env.cleanup();
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+const dataFor = (type: string, n: number) => exampleData.get(type)?.(n);
+
+/** Publishes `count` events (a share broken on purpose) as the publisher identity; returns what each broken one is. */
+async function publish(entity: string, count: number, invalidShare = 0, mode: ContentMode = 'structured') {
+  const broken = new Map<string, InvalidKind>();
+  const sender = env.client(env.publisher).createSender(entity);
+  const items = generatePublishItems({
+    count,
+    types: [orderPlacedType, orderStatusChangedType],
+    dataFor,
+    invalidShare,
+    mode,
+    onInvalid: (id, kind) => broken.set(id, kind),
+  });
+  const summary = await publishEvents(sender, items, { mode });
+  expect(summary).toMatchObject({ sent: count, failed: 0 });
+  await sender.close();
+  return broken;
+}
+
+const settledAll = (entity: string) => {
+  const c = env.bus.counts(entity);
+  return c.active + c.locked === 0;
+};
+
+describe('consumer against the Service Bus stand-in', () => {
+  it.each<ContentMode>(['structured', 'binary'])(
+    'dead-letters each kind of invalid %s message with its reason and a description',
+    async (mode) => {
+      const q = env.queue();
+      const broken = await publish(q, 10, 0.5, mode);
+      expect(new Set(broken.values()).size).toBe(5);
+      const consumer = env.consumer({ entity: { queue: q } });
+      await consumer.start();
+      await until(() => settledAll(q), 15_000, 'queue drained');
+      const dead = env.bus.deadLetters(q);
+      expect(dead).toHaveLength(5);
+      for (const message of dead) {
+        const kind = broken.get(message.messageId) ?? broken.get(message.messageId.replace(/-other$/, ''));
+        expect(kind, `dead-lettered ${message.messageId}`).toBeDefined();
+        expect(message.reason).toBe(expectedReason(kind as InvalidKind));
+        expect(message.description).toMatch(/\S/);
+      }
+      const descriptions = Object.fromEntries(dead.map((d) => [d.reason, d.description]));
+      expect(descriptions.ValidationFailed).toContain('data.orderId');
+      expect(descriptions.UnknownType).toContain('.unknown');
+      expect(env.bus.completedMessageIds(q)).toHaveLength(5);
+      expect(consumer.stats()).toMatchObject({ completed: 5, deadLettered: 5, settleFailures: 0 });
+    },
+  );
+
+  it('consumes a topic subscription', async () => {
+    env.bus.createTopic('orders-topic');
+    env.bus.createSubscription('orders-topic', 'worker');
+    await publish('orders-topic', 20);
+    const consumer = env.consumer({ entity: { topic: 'orders-topic', subscription: 'worker' } });
+    await consumer.start();
+    const path = 'orders-topic/Subscriptions/worker';
+    await until(() => env.bus.completedMessageIds(path).length === 20, 15_000, '20 completed');
+    expect(env.bus.counts(path)).toMatchObject({ active: 0, locked: 0, deadLettered: 0 });
+  });
+
+  it('on close abandons what did not finish within the grace period, so it is delivered again', async () => {
+    const q = env.queue();
+    const sender = env.client(env.publisher).createSender(q);
+    const stuck = sampleEvent(orderStatusChangedType, dataFor(orderStatusChangedType, 1));
+    await publishEvents(sender, [stuck]);
+    let started = false;
+    const consumer = env.consumer({
+      entity: { queue: q },
+      drainGraceMs: 300,
+      handle: () => {
+        started = true;
+        return new Promise<Outcome>(() => {});
+      },
+    });
+    await consumer.start();
+    await until(() => started, 10_000, 'handle started');
+    await consumer.close();
+    expect(env.bus.counts(q)).toMatchObject({ active: 1, locked: 0 });
+    expect(env.bus.messages(q)).toMatchObject([{ messageId: stuck.id, deliveryCount: 1 }]);
+    expect(consumer.stats()).toMatchObject({ state: 'closed', abandoned: 1, inFlight: 0 });
+  });
+
+  it('loses and duplicates nothing it settles when the connection drops mid-stream', async () => {
+    const q = env.queue({ lockDurationMs: 2_000 });
+    await publish(q, 600);
+    const handled = new Map<string, number>();
+    const consumer = env.consumer({
+      entity: { queue: q },
+      concurrency: 16,
+      handle: async (event) => {
+        handled.set(event.id, (handled.get(event.id) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, 2));
+        return { kind: 'complete' };
+      },
+    });
+    await consumer.start();
+    await until(() => env.bus.completedMessageIds(q).length >= 150, 20_000, '150 completed');
+    env.bus.dropConnections();
+    await until(() => env.bus.completedMessageIds(q).length >= 600, 60_000, 'all 600 completed');
+    await until(() => settledAll(q), 10_000, 'queue drained');
+    const completed = env.bus.completedMessageIds(q);
+    expect(new Set(completed).size).toBe(600);
+    expect(completed).toHaveLength(600);
+    expect(env.bus.counts(q)).toMatchObject({ deadLettered: 0, deferred: 0 });
+    // Messages whose lock died with the connection come again; the SQL inbox absorbs that.
+    expect(handled.size).toBe(600);
+  }, 90_000);
+
+  it('completes each of 10,000 messages exactly once with concurrency 32', async () => {
+    const q = env.queue();
+    await publish(q, 10_000);
+    const handled = new Map<string, number>();
+    const consumer = env.consumer({
+      entity: { queue: q },
+      concurrency: 32,
+      // As in production: a receive link that goes quiet while messages wait is replaced.
+      watchdog: { idleMs: 3_000 },
+      handle: async (event) => {
+        handled.set(event.id, (handled.get(event.id) ?? 0) + 1);
+        return { kind: 'complete' };
+      },
+    });
+    await consumer.start();
+    await until(() => env.bus.completedMessageIds(q).length >= 10_000, 150_000, '10,000 completed');
+    await until(() => settledAll(q), 10_000, 'queue drained');
+    const completed = env.bus.completedMessageIds(q);
+    expect(completed).toHaveLength(10_000);
+    expect(new Set(completed).size).toBe(10_000);
+    expect(handled.size).toBe(10_000);
+    expect([...handled.values()].every((n) => n === 1)).toBe(true);
+    expect(consumer.stats()).toMatchObject({ received: 10_000, completed: 10_000, settleFailures: 0 });
+    console.info(`10,000 messages: receiver restarts ${consumer.stats().receiverRestarts}`);
+  }, 200_000);
+});
