@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CloudEvent } from '../../src/handlers/event.ts';
+import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
+import { createSqlWriter, type SqlWriter } from '../../src/pipeline/sql-writer.ts';
+import { type SqlClient, singleConnectionClient } from '../../src/sql/client.ts';
+import { migrate } from '../../src/sql/migrate.ts';
+import { connectEngine } from '../stand-ins/sql/engine/connection.ts';
+import { createPgliteEngine } from '../stand-ins/sql/engine/index.ts';
+import type { SqlEngine } from '../stand-ins/sql/engine-api.ts';
+import { placedEvent, statusEvent } from './sql-fixtures.ts';
+
+// The engine directly (no TDS): this property runs hundreds of batches; the wire is covered in sql-writer.test.ts.
+let engine: SqlEngine;
+let db: SqlClient;
+let writer: SqlWriter;
+
+beforeAll(async () => {
+  engine = await createPgliteEngine();
+  db = singleConnectionClient(await connectEngine(engine, 'dbo'));
+  await migrate(db);
+  writer = createSqlWriter({ db, handlers: orderHandlers });
+});
+
+afterAll(async () => {
+  await engine.close();
+});
+
+const STATUSES = ['paid', 'shipped', 'cancelled'] as const;
+
+const row = async (orderId: string) => {
+  const r = await db.query(
+    'SELECT CustomerId, Currency, PlacedAt, Total, Status, StatusVersion FROM dbo.Orders WHERE OrderId = @id',
+    { id: { type: 'uniqueidentifier', value: orderId } },
+  );
+  const lines = await db.query(
+    'SELECT LineNumber, Sku, Quantity, UnitPrice FROM dbo.OrderLines WHERE OrderId = @id ORDER BY LineNumber',
+    {
+      id: { type: 'uniqueidentifier', value: orderId },
+    },
+  );
+  return { order: r.rows, lines: lines.rows };
+};
+
+/** An order's history: maybe a placed event, status changes with distinct versions, and repeats. */
+const history = fc.record({
+  placed: fc.boolean(),
+  statuses: fc
+    .uniqueArray(fc.integer({ min: 1, max: 6 }), { maxLength: 4 })
+    .chain((versions) =>
+      fc.tuple(...versions.map((v) => fc.tuple(fc.constant(v), fc.constantFrom(...STATUSES)))),
+    ),
+  redeliveries: fc.array(fc.nat(), { maxLength: 3 }),
+  newIdRepeats: fc.array(fc.nat(), { maxLength: 2 }),
+  seed: fc.integer(),
+  cuts: fc.array(fc.nat({ max: 10 }), { maxLength: 4 }),
+});
+
+describe('orders converge', () => {
+  it('ends every order, placed and status changes in any order with repeats and any batching, in the same row', async () => {
+    await fc.assert(
+      fc.asyncProperty(history, fc.infiniteStream(fc.nat()), async (h, random) => {
+        if (!h.placed && h.statuses.length === 0) return;
+        const events = (orderId: string): CloudEvent[] => {
+          const ids = { placed: `placed-${orderId}`, status: (v: number) => `status-${orderId}-${v}` };
+          const list: CloudEvent[] = [];
+          if (h.placed) list.push(placedEvent(orderId, ids.placed));
+          for (const [v, s] of h.statuses) list.push(statusEvent(orderId, s, v, ids.status(v)));
+          return list;
+        };
+        // The reference: each event once, in the natural order, in one batch.
+        const reference = randomUUID();
+        await writer.writeBatch(events(reference));
+        const expected = await row(reference);
+
+        const orderId = randomUUID();
+        const base = events(orderId);
+        const stream = [...base];
+        for (const r of h.redeliveries) stream.push(base[r % base.length] as CloudEvent);
+        for (const r of h.newIdRepeats)
+          stream.push({ ...(base[r % base.length] as CloudEvent), id: randomUUID() });
+        const draws = random[Symbol.iterator]();
+        const shuffled = stream
+          .map((e) => ({ e, k: draws.next().value as number }))
+          .sort((a, b) => a.k - b.k)
+          .map((x) => x.e);
+        let start = 0;
+        for (const cut of [...h.cuts, shuffled.length]) {
+          const end = Math.min(shuffled.length, start + 1 + cut);
+          const outcomes = await writer.writeBatch(shuffled.slice(start, end));
+          for (const o of outcomes.values()) expect(o).toEqual({ kind: 'complete' });
+          start = end;
+          if (start >= shuffled.length) break;
+        }
+        expect(await row(orderId)).toEqual(expected);
+      }),
+      { numRuns: 40 },
+    );
+  }, 120_000);
+});
