@@ -24,6 +24,25 @@ export type PublishOptions = {
   signal?: AbortSignal;
 };
 
+/** Publishing could not go on (no batch could be created: link refused, role missing, entity gone). */
+export class PublishError extends Error {
+  override readonly name = 'PublishError';
+  readonly code: 'SenderUnavailable';
+  /** What was sent before it stopped. */
+  readonly summary: PublishSummary;
+  constructor(message: string, summary: PublishSummary, options: ErrorOptions) {
+    super(message, options);
+    this.code = 'SenderUnavailable';
+    this.summary = summary;
+  }
+}
+
+const codeOf = (error: unknown): string => {
+  const inner = error instanceof AggregateError ? error.errors[0] : error;
+  const code = (inner as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+};
+
 const idOf = (message: ServiceBusMessage): string => String(message.messageId ?? '');
 
 /**
@@ -41,6 +60,17 @@ export async function publishEvents(
   const progress = () =>
     options.onProgress?.({ sent: summary.sent, failed: summary.failed, batches: summary.batches });
   let batch: ServiceBusMessageBatch | undefined;
+  const newBatch = async (): Promise<ServiceBusMessageBatch> => {
+    try {
+      return await sender.createMessageBatch();
+    } catch (error: unknown) {
+      throw new PublishError(
+        `cannot send (${codeOf(error)}): sent ${summary.sent} before it stopped`,
+        summary,
+        { cause: error },
+      );
+    }
+  };
   let ids: string[] = [];
 
   const flush = async (): Promise<void> => {
@@ -62,14 +92,14 @@ export async function publishEvents(
   for await (const item of events) {
     options.signal?.throwIfAborted();
     const message = 'raw' in item ? item.raw : toServiceBusMessage(item, mode);
-    batch ??= await sender.createMessageBatch();
+    batch ??= await newBatch();
     if (batch.tryAddMessage(message)) {
       ids.push(idOf(message));
       continue;
     }
     await flush();
     options.signal?.throwIfAborted();
-    batch = await sender.createMessageBatch();
+    batch = await newBatch();
     if (batch.tryAddMessage(message)) {
       ids.push(idOf(message));
       continue;

@@ -1,7 +1,10 @@
 import type { ServiceBusMessage, ServiceBusMessageBatch } from '@azure/service-bus';
 import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../src/handlers/event.ts';
+import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
+import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
 import { type BatchSender, type PublishProgress, publishEvents } from '../../src/servicebus/publisher.ts';
+import { generatePublishItems } from '../../src/servicebus/sample-messages.ts';
 
 const sizeOf = (m: ServiceBusMessage) => (m.body as Buffer).length + 100;
 
@@ -89,5 +92,20 @@ describe('publishEvents', () => {
     const { sender, sent } = fakeSender(10_000);
     await publishEvents(sender, [{ raw: { messageId: 'raw-1', body: Buffer.from('not json') } }]);
     expect(sent).toEqual([['raw-1']]);
+  });
+
+  it('generates exactly the share of invalid messages asked for', () => {
+    let broken = 0;
+    const items = [
+      ...generatePublishItems({
+        count: 1_000,
+        types: [orderPlacedType],
+        dataFor: (t, n) => exampleData.get(t)?.(n),
+        invalidShare: 0.05,
+        onInvalid: () => broken++,
+      }),
+    ];
+    expect(items).toHaveLength(1_000);
+    expect(broken).toBe(50);
   });
 });
