@@ -183,23 +183,24 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     lastActivityAt = o.now();
   };
 
+  /** Resolves when no message is in flight, including ones that arrive while waiting. */
+  const settled = async (): Promise<void> => {
+    while (inFlight.size > 0) await Promise.all([...inFlight]);
+  };
+
   const closeReceiver = async (): Promise<void> => {
     const [sub, rec] = [subscription, receiver];
     subscription = undefined;
     receiver = undefined;
     // Each step runs even when the one before failed: a stuck subscription must not leak the link.
-    for (const step of [() => sub?.close(), () => rec?.close()]) {
+    // Messages that arrived before the subscription stopped settle on this link, so wait for them.
+    for (const step of [() => sub?.close(), () => settled(), () => rec?.close()]) {
       try {
         await step();
       } catch (error: unknown) {
         logger.warn({ stage: 'receive', err: error }, 'closing the receiver failed');
       }
     }
-  };
-
-  /** Resolves when no message is in flight, including ones that arrive while waiting. */
-  const settled = async (): Promise<void> => {
-    while (inFlight.size > 0) await Promise.all([...inFlight]);
   };
 
   const hasWaitingMessages = async (): Promise<boolean> => {
