@@ -61,7 +61,7 @@ export const migrate = async (
     });
     if (done) {
       applied.push(m);
-      options.log?.info({ version: m.version, name: m.name }, 'migration applied');
+      options.log?.info({ version: m.version, migration: m.name }, 'migration applied');
     }
   }
   if (applied.length === 0) options.log?.info({ migrations: migrations.length }, 'schema is up to date');

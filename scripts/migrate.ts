@@ -1,0 +1,18 @@
+// npm run migrate: applies the numbered migrations not yet applied (src/sql/migrations), as the
+// operator identity (db_ddladmin). Running it again changes nothing.
+import { pino } from 'pino';
+import { migrate } from '../src/sql/migrate.ts';
+import { sqlPoolFromEnv } from './lib/sql-pool-from-env.ts';
+
+const log = pino({ name: 'migrate' });
+const { pool, target } = sqlPoolFromEnv('operator');
+log.info({ target }, 'migrating');
+try {
+  const { applied } = await migrate(pool, { log });
+  log.info({ applied: applied.map((m) => `${m.version}_${m.name}`) }, 'done');
+} catch (error: unknown) {
+  log.error({ err: error }, 'migration failed');
+  process.exitCode = 1;
+} finally {
+  await pool.close();
+}
