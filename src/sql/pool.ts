@@ -203,7 +203,10 @@ export const createSqlPool = (options: SqlPoolOptions): SqlPool => {
         w.reject(new SqlError('The SQL pool is closed.', { code: 'PoolClosed', transient: false }));
       }
       await Promise.all(
-        idle.splice(0).map((e) => (clearTimeout(e.idleTimer), e.connection.close().catch(() => {}))),
+        idle.splice(0).map((e) => {
+          clearTimeout(e.idleTimer);
+          return e.connection.close().catch(() => {});
+        }),
       );
     },
   };

@@ -3,7 +3,7 @@ import type { CloudEvent } from '../../src/handlers/event.ts';
 import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
 
 /** A placed event for `orderId` with two lines (total 2 × 12.50 + 1 × 3.00 = 28.00). */
-export const placedEvent = (orderId: string, id = randomUUID()): CloudEvent => ({
+export const placedEvent = (orderId: string, id: string = randomUUID()): CloudEvent => ({
   specversion: '1.0',
   id,
   source: '/test/orders',
@@ -25,7 +25,7 @@ export const statusEvent = (
   orderId: string,
   status: 'paid' | 'shipped' | 'cancelled',
   version: number,
-  id = randomUUID(),
+  id: string = randomUUID(),
 ): CloudEvent => ({
   specversion: '1.0',
   id,
