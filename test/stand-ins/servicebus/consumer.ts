@@ -109,6 +109,10 @@ export class Consumer {
         const description = error instanceof Error ? error.message : String(error);
         delivery.update(true, rejected({ condition, description }));
       }
+      // Receiver settle mode 'second': our settled reply ends the exchange, and the SDK sends no
+      // final settle. rhea frees a delivery only once both sides settled it, so without this the
+      // session's 2,048 outgoing deliveries fill up and the link stops delivering.
+      (delivery as Delivery & { remote_settled: boolean }).remote_settled = true;
     };
     if (this.#faults.settlementLatencyMs > 0) setTimeout(answer, this.#faults.settlementLatencyMs).unref();
     else answer();
