@@ -170,7 +170,7 @@ const schema = z.object({
     'expected sb://HOST:PORT',
   ),
   SERVICEBUS_CONCURRENCY: int(32, 1, 5_000),
-  SERVICEBUS_LOCK_RENEWAL_MAX_MS: int(300_000, 0),
+  SERVICEBUS_LOCK_RENEWAL_MAX_MS: int(300_000, 1),
   SQL_SERVER: required,
   SQL_PORT: int(1433, 1, 65_535),
   SQL_DATABASE: required.refine(
@@ -219,6 +219,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     problems.push({
       variable: 'SERVICEBUS_QUEUE',
       problem: 'is required (or SERVICEBUS_TOPIC + SERVICEBUS_SUBSCRIPTION)',
+    });
+  }
+  if (e.SERVICEBUS_LOCK_RENEWAL_MAX_MS < e.SHUTDOWN_GRACE_MS) {
+    // A message still draining must keep its lock, or another replica takes it while it is written.
+    problems.push({
+      variable: 'SERVICEBUS_LOCK_RENEWAL_MAX_MS',
+      problem: `must be at least SHUTDOWN_GRACE_MS (${e.SHUTDOWN_GRACE_MS})`,
     });
   }
   if (e.KEY_VAULT_SECRETS.length > 0 && !e.KEY_VAULT_URL) {

@@ -1,17 +1,26 @@
+import { ServiceBusClient } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
+import { orderHandlers } from './handlers/orders/handlers.ts';
+import { toEventSchemas } from './handlers/registry.ts';
 import { createCredential, describeRequestedIdentity, scopes } from './identity/credential.ts';
 import { describeIdentity, type IdentityDescription } from './identity/describe.ts';
 import { acquireFirstToken } from './identity/first-token.ts';
 import { createSecretClient } from './keyvault/client.ts';
 import { createSecretStore } from './keyvault/secret-store.ts';
 import { createCloser } from './lifecycle.ts';
+import { createBatcher } from './pipeline/batcher.ts';
+import { createSqlWriter } from './pipeline/sql-writer.ts';
+import { type Consumer, createConsumer } from './servicebus/consumer.ts';
+import type { SqlAuthentication } from './sql/connection.ts';
+import { createSqlPool } from './sql/pool.ts';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
 export type Worker = {
   readonly state: WorkerState;
   readonly identity: IdentityDescription;
+  readonly consumer: Consumer;
   /** Stops taking messages, drains in-flight ones within the grace period, closes every client. */
   close(): Promise<{ name: string; error: unknown }[]>;
 };
@@ -69,13 +78,68 @@ export async function startWorker(
       closer.add('key vault', () => secrets.close());
     }
 
+    const authentication: SqlAuthentication =
+      config.sql.auth.kind === 'password'
+        ? { type: 'default', options: { userName: config.sql.auth.user, password: config.sql.auth.password } }
+        : { type: 'token-credential', options: { credential } };
+    const pool = createSqlPool({
+      server: config.sql.server,
+      port: config.sql.port,
+      database: config.sql.database,
+      authentication,
+      encrypt: config.sql.encrypt,
+      max: config.sql.poolMax,
+      tokenMaxAgeMs: config.sql.tokenMaxAgeMs,
+      log: logger.child({ component: 'sql' }),
+    });
+    closer.add('sql pool', () => pool.close());
+    // Fail the start, not the first message, when the database is unreachable or the user is missing.
+    await pool.query('SELECT 1 AS ok');
+    logger.info({ server: config.sql.server, database: config.sql.database }, 'sql ready');
+
+    const writer = createSqlWriter({
+      db: pool,
+      handlers: orderHandlers,
+      log: logger.child({ component: 'writer' }),
+    });
+    const batcher = createBatcher({
+      maxBatchSize: config.batch.maxSize,
+      flushMs: config.batch.flushMs,
+      write: (events) => writer.writeBatch(events),
+    });
+    closer.add('batcher', () => batcher.close());
+
+    const serviceBus = new ServiceBusClient(
+      config.serviceBus.fullyQualifiedNamespace,
+      credential,
+      config.serviceBus.endpoint ? { customEndpointAddress: config.serviceBus.endpoint } : {},
+    );
+    closer.add('service bus client', () => serviceBus.close());
+    const consumer = createConsumer({
+      client: serviceBus,
+      entity: config.serviceBus.entity,
+      schemas: toEventSchemas(orderHandlers),
+      handle: (event) => batcher.submit(event),
+      logger: logger.child({ component: 'consumer' }),
+      concurrency: config.serviceBus.concurrency,
+      lockRenewalMaxMs: config.serviceBus.lockRenewalMaxMs,
+      drainGraceMs: config.shutdownGraceMs,
+    });
+    await consumer.start();
+    // Closed first on shutdown: stop receiving and drain, while the batcher and pool still write.
+    closer.add('consumer', () => consumer.close());
+
     state = 'running';
-    logger.info('worker running');
+    logger.info(
+      { entity: config.serviceBus.entity, concurrency: config.serviceBus.concurrency },
+      'worker running',
+    );
     return {
       get state() {
         return state;
       },
       identity,
+      consumer,
       async close() {
         state = 'draining';
         const failures = await closer.closeAll();

@@ -80,13 +80,15 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     message: ServiceBusReceivedMessage,
     outcome: Outcome,
     log: Logger,
+    stage: 'validate' | 'write' = 'write',
   ): Promise<void> => {
     const report = await settle(from, message, outcome, log, o.settleTimeoutMs);
     count(report);
     if (report.settled) {
       if (outcome.kind === 'deadLetter') {
         log.error(
-          { stage: 'settle', reason: outcome.reason, description: outcome.description },
+          // The stage that decided it: an invalid message at 'validate', a poison write at 'write'.
+          { stage, reason: outcome.reason, description: outcome.description },
           'dead-lettered',
         );
       } else if (outcome.kind === 'abandon' || outcome.kind === 'defer') {
@@ -154,7 +156,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         log.error({ stage: 'validate', err: error }, 'unexpected error before settlement; abandoning');
         decision = { outcome: { kind: 'abandon', error }, stage: 'validate' };
       }
-      await settleOnce(from, message, decision.outcome, log);
+      await settleOnce(from, message, decision.outcome, log, decision.stage);
     })();
     inFlight.add(work);
     try {

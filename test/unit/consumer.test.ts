@@ -70,7 +70,7 @@ describe('consumer', () => {
     expect(lines).toContainEqual(
       expect.objectContaining({
         level: 50,
-        stage: 'settle',
+        stage: 'validate',
         reason: 'InvalidJson',
         messageId: message.messageId,
         sequenceNumber: expect.any(String),

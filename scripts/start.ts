@@ -1,0 +1,102 @@
+// npm start: the whole pipeline on this machine. Services configured in the environment are used
+// as they are; every other one is a local stand-in (a running `npm run stack` is reused). Then the
+// migrations run as the operator identity and the worker runs as its own process, as the worker
+// identity, through the same code paths as in Azure.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { variables } from '../src/config.ts';
+import { type LocalStack, startLocalStack } from '../test/stand-ins/stack.ts';
+import { findLocalStack, stackDir } from './lib/local-stack.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const say = (line: string) => console.error(`[start] ${line}`);
+
+/** Runs a script or the worker as a child process on this Node. */
+const run = (script: string, env: NodeJS.ProcessEnv): ChildProcess =>
+  // Its own process group: Ctrl-C in a terminal reaches every process of the foreground group, and
+  // the worker would take our forwarded SIGTERM for a second signal and skip draining.
+  spawn(process.execPath, [script], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+
+let owned: LocalStack | undefined;
+const running = findLocalStack();
+if (running) {
+  say(`using the local stack already running (pid ${running.pid})`);
+} else {
+  say('starting the local stand-ins: identity, Key Vault, Service Bus, Azure SQL');
+  owned = await startLocalStack({ dir: stackDir });
+}
+const stack = running ?? (owned as LocalStack).file;
+
+// The stack's settings, then whatever the environment sets itself: a configured service wins.
+const fromStack: Record<string, string> = {
+  IDENTITY_ENDPOINT: stack.identityEndpoint,
+  IDENTITY_HEADER: stack.identityHeader,
+  AZURE_CLIENT_ID: stack.identities.worker.clientId,
+  NODE_EXTRA_CA_CERTS: stack.caCertPath,
+  KEY_VAULT_URL: stack.keyVault.url,
+  KEY_VAULT_SECRETS: stack.keyVault.secrets.join(','),
+  SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: stack.serviceBus.fullyQualifiedNamespace,
+  SERVICEBUS_QUEUE: stack.serviceBus.queue,
+  SQL_SERVER: stack.sql.server,
+  SQL_PORT: String(stack.sql.port),
+  SQL_DATABASE: stack.sql.database,
+  ...(stack.redisUrl ? { REDIS_URL: stack.redisUrl } : {}),
+};
+const configured = Object.fromEntries(
+  Object.keys(variables)
+    .concat(['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'])
+    .filter((k) => process.env[k])
+    .map((k) => [k, process.env[k] as string]),
+);
+if (Object.keys(configured).length > 0) say(`from the environment: ${Object.keys(configured).join(', ')}`);
+const workerEnv = { ...process.env, ...fromStack, ...configured };
+
+let worker: ChildProcess | undefined;
+let stopping = false;
+const shutdown = async (code: number): Promise<never> => {
+  await owned?.close();
+  process.exit(code);
+};
+const stop = (signal: NodeJS.Signals) => {
+  if (stopping) {
+    say('second signal: forcing the exit');
+    worker?.kill('SIGKILL');
+    process.exit(130);
+  }
+  stopping = true;
+  say(`${signal}: stopping the worker, then the stand-ins`);
+  if (worker && worker.exitCode === null) worker.kill('SIGTERM');
+  else void shutdown(0);
+};
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('exit', () => {
+  if (worker && worker.exitCode === null) worker.kill('SIGKILL');
+});
+
+// Migrations as the operator: the worker identity has no DDL rights, as in Azure.
+const migrate = run('scripts/migrate.ts', { ...process.env, ...configured });
+migrate.stdout?.pipe(process.stdout);
+const migrated = await new Promise<number | null>((resolve) => migrate.on('exit', resolve));
+if (migrated !== 0) {
+  say('migrations failed; see above');
+  await shutdown(1);
+}
+if (stopping) await shutdown(0);
+
+worker = run('src/main.ts', workerEnv);
+createInterface({ input: worker.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+  console.log(line);
+  if (line.includes('"msg":"worker running"')) {
+    say(
+      `ready: the worker consumes ${stack.serviceBus.queue} as the worker identity (${stack.identities.worker.clientId})`,
+    );
+    say('publish:  npm run publish -- --count 1000');
+    say('query:    npm run sql -- "SELECT COUNT(*) AS orders FROM dbo.Orders"');
+    say('stop:     Ctrl-C');
+  }
+});
+worker.on('exit', (code, signal) => {
+  say(`worker exited (${signal ?? code})`);
+  void shutdown(stopping ? 0 : (code ?? 1));
+});
