@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ServiceBusClient } from '@azure/service-bus';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
+import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
+import { createCredential } from '../../src/identity/credential.ts';
+import { publishEvents } from '../../src/servicebus/publisher.ts';
+import {
+  expectedReason,
+  generatePublishItems,
+  type InvalidKind,
+} from '../../src/servicebus/sample-messages.ts';
+import { migrate } from '../../src/sql/migrate.ts';
+import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
+import { type LocalStack, startLocalStack } from '../stand-ins/stack.ts';
+import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
+
+// The whole pipeline as `npm start` runs it: the stand-ins in this process, migrations as the
+// operator identity, and the worker as its own process with the worker identity's environment.
+let dir: string;
+let stack: LocalStack;
+let worker: ChildProcess;
+let workerExit: Promise<number | null>;
+let workerOutput = '';
+let operatorSql: SqlPool;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'keyless-e2e-'));
+  stack = await startLocalStack({ dir, redis: false, queue: 'orders-e2e' });
+  trustCertificateAuthority(readFileSync(stack.file.caCertPath, 'utf8'));
+  process.env.IDENTITY_ENDPOINT = stack.file.identityEndpoint;
+  process.env.IDENTITY_HEADER = stack.file.identityHeader;
+  const { server, port, database } = stack.file.sql;
+  operatorSql = createSqlPool({
+    server,
+    port,
+    database,
+    authentication: {
+      type: 'token-credential',
+      options: { credential: createCredential({ clientId: stack.file.identities.operator.clientId }) },
+    },
+    max: 2,
+  });
+  await migrate(operatorSql);
+
+  worker = spawn(process.execPath, [new URL('../../src/main.ts', import.meta.url).pathname], {
+    env: { PATH: process.env.PATH ?? '', ...stack.env('worker'), SHUTDOWN_GRACE_MS: '10000' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  workerExit = new Promise((resolve) => worker.on('exit', resolve));
+  const running = new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      workerOutput += d.toString();
+      if (workerOutput.includes('"msg":"worker running"')) resolve();
+    };
+    worker.stdout?.on('data', onData);
+    worker.stderr?.on('data', onData);
+    worker.on('exit', (code) => reject(new Error(`worker exited ${code} before running:\n${workerOutput}`)));
+  });
+  await running;
+}, 60_000);
+
+afterAll(async () => {
+  if (worker && worker.exitCode === null) worker.kill('SIGKILL');
+  await operatorSql?.close();
+  await stack?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('the pipeline end to end on the local stand-ins', () => {
+  it('writes 1,000 valid events as orders and dead-letters 50 invalid ones with their reasons', async () => {
+    const publisher = new ServiceBusClient(
+      stack.file.serviceBus.fullyQualifiedNamespace,
+      createCredential({ clientId: stack.file.identities.publisher.clientId }),
+    );
+    const sender = publisher.createSender(stack.file.serviceBus.queue);
+    const invalid = new Map<string, InvalidKind>();
+    const summary = await publishEvents(
+      sender,
+      generatePublishItems({
+        count: 1_050,
+        types: [orderPlacedType],
+        dataFor: (type, n) => exampleData.get(type)?.(n),
+        invalidShare: 50 / 1_050,
+        onInvalid: (id, kind) => invalid.set(id, kind),
+      }),
+    );
+    await publisher.close();
+    expect(summary).toMatchObject({ sent: 1_050, failed: 0 });
+    expect(invalid.size).toBe(50);
+
+    const queue = stack.file.serviceBus.queue;
+    await expect
+      .poll(() => stack.serviceBus.counts(queue), { timeout: 60_000, interval: 250 })
+      .toEqual({ active: 0, locked: 0, deferred: 0, scheduled: 0, deadLettered: 50 });
+
+    const orders = await operatorSql.query('SELECT COUNT(*) AS n FROM dbo.Orders');
+    const inbox = await operatorSql.query('SELECT COUNT(*) AS n FROM dbo.Inbox');
+    expect(Number(orders.rows[0]?.n)).toBe(1_000);
+    expect(Number(inbox.rows[0]?.n)).toBe(1_000);
+
+    const deadLetters = stack.serviceBus.deadLetters(queue);
+    expect(deadLetters).toHaveLength(50);
+    for (const d of deadLetters) {
+      // An id-mismatch message carries another MessageId than the event id it was made from.
+      const kind = invalid.get(d.messageId) ?? invalid.get(d.messageId.replace(/-other$/, ''));
+      expect(kind, `dead letter ${d.messageId}`).toBeDefined();
+      expect(d.reason).toBe(expectedReason(kind as InvalidKind));
+      expect(d.description).toBeTruthy();
+    }
+    expect(stack.serviceBus.completedMessageIds(queue)).toHaveLength(1_000);
+  });
+
+  it('drains and exits cleanly on SIGTERM, with no token in its logs', async () => {
+    worker.kill('SIGTERM');
+    expect(await workerExit).toBe(0);
+    expect(workerOutput).toContain('"msg":"stopped"');
+    expect(workerOutput).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\./);
+  });
+});
