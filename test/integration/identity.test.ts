@@ -1,3 +1,4 @@
+import { createPublicKey, createVerify, type JsonWebKey } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredential, describeRequestedIdentity } from '../../src/identity/credential.ts';
@@ -37,6 +38,26 @@ describe('the managed identity credential against the Container Apps identity en
       tenantId: azure.identity.tenantId,
       audience: 'https://cache.example',
     });
+  });
+
+  it('publishes the key its tokens verify with', async () => {
+    const worker = azure.identity.addIdentity('worker-keys');
+    const token = await createCredential({ clientId: worker.clientId }).getToken(
+      'https://keys.example/.default',
+    );
+    const [header, body, signature] = (token?.token ?? '').split('.') as [string, string, string];
+    const { keys } = (await (await fetch(azure.identity.keysUrl)).json()) as {
+      keys: (JsonWebKey & { kid: string })[];
+    };
+    const kid = JSON.parse(Buffer.from(header, 'base64url').toString()).kid as string;
+    const jwk = keys.find((k) => k.kid === kid);
+    expect(jwk).toBeDefined();
+
+    const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    const valid = createVerify('RSA-SHA256')
+      .update(`${header}.${body}`)
+      .verify(key, Buffer.from(signature, 'base64url'));
+    expect(valid).toBe(true);
   });
 
   it('refreshes a short-lived token once it has expired', async () => {

@@ -38,6 +38,9 @@ export type TokenRequest = { resource: string; clientId: string | undefined; at:
 export type IdentityStandIn = Authority & {
   endpoint: string;
   header: string;
+  /** Where the signing key is published as a JWKS, as Entra publishes its keys for token validation. */
+  keysUrl: string;
+  publicKeyPem: string;
   subscriptionId: string;
   resourceGroup: string;
   /** Requests the endpoint answered, newest last. */
@@ -141,8 +144,14 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
     return signJwt(claims, privateKey, kid);
   };
 
+  const jwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' }] };
+
   const answer = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/discovery/keys') {
+      json(res, 200, jwks);
+      return;
+    }
     const resource = url.searchParams.get('resource') ?? '';
     const clientId = url.searchParams.get('client_id') ?? undefined;
     const record = (status: number): void => {
@@ -210,6 +219,8 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
   const standIn: IdentityStandIn = {
     endpoint: `http://127.0.0.1:${port}/msi/token`,
     header,
+    keysUrl: `http://127.0.0.1:${port}/discovery/keys`,
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     tenantId,
     subscriptionId,
     resourceGroup,

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { createLocalCa } from './ca.ts';
 import { type IdentityStandIn, startIdentityStandIn } from './identity.ts';
 import { type KeyVaultStandIn, startKeyVaultStandIn } from './keyvault.ts';
-import { ensureLocalRedis, type LocalRedis } from './redis.ts';
+import { ensureLocalRedis, type LocalRedis, RedisUnavailableError } from './redis.ts';
 import { type ServiceBusStandIn, startServiceBusStandIn } from './servicebus/index.ts';
 import { createPgliteEngine } from './sql/engine/index.ts';
 import type { SqlEngine } from './sql/engine-api.ts';
@@ -48,6 +48,8 @@ export type LocalStackOptions = {
   redis?: boolean;
   /** Port for a Redis started here when none answers on 6379. @defaultValue 6390 */
   redisPort?: number;
+  /** Told what the stack could not provide (no Redis). @defaultValue console.warn */
+  warn?: (message: string) => void;
 };
 
 const roles = {
@@ -110,8 +112,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   await admin.close();
   const sql = await startSqlStandIn({ authority: identity, ca, engine: sqlEngine });
 
-  const redis =
-    options.redis === false ? undefined : await ensureLocalRedis({ port: options.redisPort ?? 6390 });
+  // Nothing in the pipeline needs Redis yet: a machine without it still runs, and is told how to get it.
+  let redis: LocalRedis | undefined;
+  if (options.redis !== false) {
+    try {
+      redis = await ensureLocalRedis({ port: options.redisPort ?? 6390 });
+    } catch (error: unknown) {
+      if (!(error instanceof RedisUnavailableError)) throw error;
+      (options.warn ?? console.warn)(error.message);
+    }
+  }
 
   const dir = options.dir ? resolve(options.dir) : undefined;
   const caCertPath = dir ? join(dir, 'ca.pem') : '';
