@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import type { StackFile } from '../../test/stand-ins/stack.ts';
+import { trustCertificateAuthority } from '../../test/stand-ins/tls-trust.ts';
 
 /** Where `npm run stack` and `npm start` write the running stack's description. */
 export const stackDir = resolve(import.meta.dirname, '../../.local');
@@ -40,7 +40,5 @@ export function useLocalStack(stack: StackFile, who: keyof StackFile['identities
   process.env.IDENTITY_ENDPOINT = stack.identityEndpoint;
   process.env.IDENTITY_HEADER = stack.identityHeader;
   process.env.AZURE_CLIENT_ID = stack.identities[who].clientId;
-  const ca = readFileSync(stack.caCertPath, 'utf8');
-  const current = getCACertificates('default');
-  if (!current.includes(ca)) setDefaultCACertificates([...current, ca]);
+  trustCertificateAuthority(readFileSync(stack.caCertPath, 'utf8'));
 }

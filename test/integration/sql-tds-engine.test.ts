@@ -1,18 +1,15 @@
 import { ManagedIdentityCredential } from '@azure/identity';
 import { Connection, type ConnectionConfiguration, Request, RequestError, TYPES } from 'tedious';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalCa } from '../stand-ins/ca.ts';
-import {
-  type IdentityStandIn,
-  startIdentityStandIn,
-  type UserAssignedIdentity,
-} from '../stand-ins/identity.ts';
+import { startLocalAzure } from '../helpers/azure-stand-ins.ts';
+import type { LocalCa } from '../stand-ins/ca.ts';
+import type { IdentityStandIn, UserAssignedIdentity } from '../stand-ins/identity.ts';
 import { createPgliteEngine } from '../stand-ins/sql/engine/index.ts';
 import type { SqlEngine } from '../stand-ins/sql/engine-api.ts';
 import { type SqlStandIn, startSqlStandIn } from '../stand-ins/sql/index.ts';
-import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
 
 let identity: IdentityStandIn;
+let ca: LocalCa;
 let engine: SqlEngine;
 let sql: SqlStandIn;
 let writer: UserAssignedIdentity;
@@ -20,13 +17,10 @@ let reader: UserAssignedIdentity;
 const open: Connection[] = [];
 
 beforeAll(async () => {
-  identity = await startIdentityStandIn();
-  process.env.IDENTITY_ENDPOINT = identity.endpoint;
-  process.env.IDENTITY_HEADER = identity.header;
+  // Before any getToken: the process's identity source is fixed at the first one.
+  ({ identity, ca } = await startLocalAzure());
   writer = identity.addIdentity('worker');
   reader = identity.addIdentity('reporting');
-  const ca = createLocalCa();
-  trustCertificateAuthority(ca.certPem);
   engine = await createPgliteEngine({
     database: 'appdb',
     users: [

@@ -9,15 +9,11 @@ import {
   TYPES,
 } from 'tedious';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalAzure } from '../helpers/azure-stand-ins.ts';
 import { createLocalCa, type LocalCa } from '../stand-ins/ca.ts';
-import {
-  type IdentityStandIn,
-  startIdentityStandIn,
-  type UserAssignedIdentity,
-} from '../stand-ins/identity.ts';
+import type { IdentityStandIn, UserAssignedIdentity } from '../stand-ins/identity.ts';
 import { type SqlStandIn, startSqlStandIn } from '../stand-ins/sql/index.ts';
 import { type CannedEngine, createCannedEngine } from '../stand-ins/sql/tds/canned-engine.ts';
-import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
 
 let identity: IdentityStandIn;
 let ca: LocalCa;
@@ -29,15 +25,10 @@ let credential: ManagedIdentityCredential;
 const open: Connection[] = [];
 
 beforeAll(async () => {
-  identity = await startIdentityStandIn();
-  // The identity source is fixed at the process's first getToken: point it at the stand-in first.
-  process.env.IDENTITY_ENDPOINT = identity.endpoint;
-  process.env.IDENTITY_HEADER = identity.header;
+  // Before any getToken: the process's identity source is fixed at the first one.
+  ({ identity, ca } = await startLocalAzure());
   worker = identity.addIdentity('worker');
   stranger = identity.addIdentity('stranger');
-  ca = createLocalCa();
-  // Production trusts the CA through NODE_EXTRA_CA_CERTS (default trust); this is the same store.
-  trustCertificateAuthority(ca.certPem);
   engine = createCannedEngine({
     databases: { appdb: ['worker', 'local_admin'], master: [] },
     logins: { local_admin: 'Local-only-1' },

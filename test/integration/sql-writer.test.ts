@@ -7,16 +7,12 @@ import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
 import { createSqlWriter } from '../../src/pipeline/sql-writer.ts';
 import { migrate } from '../../src/sql/migrate.ts';
 import { createSqlPool, type SqlPool, type SqlPoolOptions } from '../../src/sql/pool.ts';
-import { createLocalCa, type LocalCa } from '../stand-ins/ca.ts';
-import {
-  type IdentityStandIn,
-  startIdentityStandIn,
-  type UserAssignedIdentity,
-} from '../stand-ins/identity.ts';
+import { startLocalAzure } from '../helpers/azure-stand-ins.ts';
+import type { LocalCa } from '../stand-ins/ca.ts';
+import type { IdentityStandIn, UserAssignedIdentity } from '../stand-ins/identity.ts';
 import { createPgliteEngine } from '../stand-ins/sql/engine/index.ts';
 import type { SqlEngine } from '../stand-ins/sql/engine-api.ts';
 import { type SqlStandIn, startSqlStandIn } from '../stand-ins/sql/index.ts';
-import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
 import { placedEvent, statusEvent } from './sql-fixtures.ts';
 
 let identity: IdentityStandIn;
@@ -28,13 +24,10 @@ let operator: UserAssignedIdentity;
 const pools: SqlPool[] = [];
 
 beforeAll(async () => {
-  identity = await startIdentityStandIn();
-  process.env.IDENTITY_ENDPOINT = identity.endpoint;
-  process.env.IDENTITY_HEADER = identity.header;
+  // Before any getToken: the process's identity source is fixed at the first one.
+  ({ identity, ca } = await startLocalAzure());
   worker = identity.addIdentity('keyless-worker');
   operator = identity.addIdentity('keyless-operator');
-  ca = createLocalCa();
-  trustCertificateAuthority(ca.certPem);
   engine = await createPgliteEngine();
   // Provisioned as in Azure: the worker reads and writes, the operator also migrates.
   const admin = await engine.openSession('keyless', 'dbo');

@@ -10,6 +10,3 @@ export function trustCertificateAuthority(certPem: string): void {
   if (current.includes(certPem)) return;
   setDefaultCACertificates([...current, certPem]);
 }
-
-/** The name this helper was first committed under; kept so either import works. */
-export const trustCa = trustCertificateAuthority;
