@@ -134,6 +134,28 @@ describe('consumer against the Service Bus stand-in', () => {
     expect(handled.size).toBe(600);
   }, 90_000);
 
+  it('replaces a receiver that stopped receiving while messages wait', async () => {
+    const q = env.queue();
+    const consumer = env.consumer({
+      entity: { queue: q },
+      watchdog: { idleMs: 1_000, checkIntervalMs: 250 },
+    });
+    await consumer.start();
+    await publish(q, 5);
+    await until(() => env.bus.completedMessageIds(q).length === 5, 10_000, 'first 5 completed');
+
+    env.bus.stallReceivers();
+    await publish(q, 20);
+    await until(
+      () => env.bus.completedMessageIds(q).length === 25,
+      20_000,
+      'the 20 sent after the stall completed',
+    );
+
+    expect(consumer.stats().receiverRestarts).toBeGreaterThanOrEqual(1);
+    expect(new Set(env.bus.completedMessageIds(q)).size).toBe(25);
+  });
+
   it('completes each of 10,000 messages exactly once with concurrency 32', async () => {
     const q = env.queue();
     await publish(q, 10_000);

@@ -60,8 +60,10 @@ export class Consumer {
   readonly #faults: Faults;
   #unwritten: Delivery[] = [];
   #stop: () => void;
+  readonly #generation: number;
 
   constructor(link: Sender, entity: MessageEntity, peekLock: boolean, faults: Faults) {
+    this.#generation = faults.stallGeneration;
     this.#link = link;
     this.#entity = entity;
     this.#peekLock = peekLock;
@@ -78,6 +80,8 @@ export class Consumer {
   pump(): void {
     const link = this.#link;
     if (!link.is_open()) return;
+    // A stalled link stays attached and keeps its credit but is never served again.
+    if (this.#generation < this.#faults.stallGeneration) return;
     this.#unwritten = this.#unwritten.filter((d) => isUnwritten(link, d));
     let room = linkCredit(link) - this.#unwritten.length;
     while (room > 0 && sessionHasRoom(link)) {

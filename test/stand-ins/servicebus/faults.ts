@@ -3,9 +3,16 @@ export type Faults = {
   refuseTokens: number;
   failSettlements: number;
   settlementLatencyMs: number;
+  /** Receive links attached before this generation deliver nothing more (a stalled link). */
+  stallGeneration: number;
 };
 
-export const createFaults = (): Faults => ({ refuseTokens: 0, failSettlements: 0, settlementLatencyMs: 0 });
+export const createFaults = (): Faults => ({
+  refuseTokens: 0,
+  failSettlements: 0,
+  settlementLatencyMs: 0,
+  stallGeneration: 0,
+});
 
 /** Consumes one injected settlement failure, if any is left. */
 export const takeSettlementFailure = (faults: Faults): boolean => {

@@ -47,6 +47,8 @@ export type ServiceBusStandIn = {
   refuseTokens(count: number): void;
   /** The next `count` settlements (link dispositions and update-disposition) fail with message-lock-lost (0 clears). */
   failSettlements(count: number, kind: 'lock-lost'): void;
+  /** Receive links open now stop delivering, while staying attached; links attached later work. */
+  stallReceivers(): void;
   /** Delay before each link disposition is answered. */
   setSettlementLatency(ms: number): void;
   close(): Promise<void>;
@@ -129,6 +131,9 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions):
     },
     failSettlements(count) {
       faults.failSettlements = count;
+    },
+    stallReceivers() {
+      faults.stallGeneration += 1;
     },
     setSettlementLatency(ms) {
       faults.settlementLatencyMs = ms;
