@@ -15,6 +15,8 @@ const TRANSIENT_NUMBERS: ReadonlyMap<number, SqlErrorCode> = new Map([
   [10928, 'Throttled'],
   [10929, 'Throttled'],
   [4221, 'Unavailable'],
+  // Lock request timed out (SET LOCK_TIMEOUT): another transaction held the rows; a later try can pass.
+  [1222, 'Timeout'],
 ]);
 
 /** Permanent numbers, grouped so callers can tell a bad message from a bad deployment. */

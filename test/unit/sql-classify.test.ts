@@ -20,6 +20,7 @@ describe('SQL error classification', () => {
     [10928, 'Throttled'],
     [10929, 'Throttled'],
     [4221, 'Unavailable'],
+    [1222, 'Timeout'],
   ])('treats SQL error %i as transient (%s)', (number, code) => {
     expect(toSqlError(requestError(number))).toMatchObject({
       name: 'SqlError',
@@ -42,7 +43,6 @@ describe('SQL error classification', () => {
     [262, 'PermissionDenied'],
     [208, 'InvalidStatement'],
     [102, 'InvalidStatement'],
-    [1222, 'Other'],
     [50000, 'Other'],
   ])('treats SQL error %i as permanent (%s)', (number, code) => {
     expect(toSqlError(requestError(number))).toMatchObject({ transient: false, code, number });
