@@ -44,6 +44,8 @@ export type LocalStackOptions = {
   dir?: string;
   /** @defaultValue 'orders' */
   queue?: string;
+  /** Lock duration of the queue: how soon a crashed worker's messages come back. @defaultValue 30000 */
+  lockDurationMs?: number;
   /** Start (or reuse) a Redis. @defaultValue true */
   redis?: boolean;
   /** Port for a Redis started here when none answers on 6379. @defaultValue 6390 */
@@ -92,7 +94,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     namespaceResourceId: namespaceId,
   });
   serviceBus.createQueue(queue, {
-    lockDurationMs: 30_000,
+    lockDurationMs: options.lockDurationMs ?? 30_000,
     maxDeliveryCount: 10,
     duplicateDetectionWindowMs: 600_000,
   });

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import {
 } from '../../src/servicebus/sample-messages.ts';
 import { migrate } from '../../src/sql/migrate.ts';
 import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 import { type LocalStack, startLocalStack } from '../stand-ins/stack.ts';
 import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
 
@@ -23,9 +23,7 @@ import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
 // operator identity, and the worker as its own process with the worker identity's environment.
 let dir: string;
 let stack: LocalStack;
-let worker: ChildProcess;
-let workerExit: Promise<number | null>;
-let workerOutput = '';
+let worker: WorkerProcess;
 let operatorSql: SqlPool;
 
 beforeAll(async () => {
@@ -47,25 +45,11 @@ beforeAll(async () => {
   });
   await migrate(operatorSql);
 
-  worker = spawn(process.execPath, [new URL('../../src/main.ts', import.meta.url).pathname], {
-    env: { PATH: process.env.PATH ?? '', ...stack.env('worker'), SHUTDOWN_GRACE_MS: '10000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  workerExit = new Promise((resolve) => worker.on('exit', resolve));
-  const running = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      workerOutput += d.toString();
-      if (workerOutput.includes('"msg":"worker running"')) resolve();
-    };
-    worker.stdout?.on('data', onData);
-    worker.stderr?.on('data', onData);
-    worker.on('exit', (code) => reject(new Error(`worker exited ${code} before running:\n${workerOutput}`)));
-  });
-  await running;
+  worker = await startWorkerProcess({ ...stack.env('worker'), SHUTDOWN_GRACE_MS: '10000' });
 }, 60_000);
 
 afterAll(async () => {
-  if (worker && worker.exitCode === null) worker.kill('SIGKILL');
+  if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
   await operatorSql?.close();
   await stack?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -116,9 +100,9 @@ describe('the pipeline end to end on the local stand-ins', () => {
   });
 
   it('drains and exits cleanly on SIGTERM, with no token in its logs', async () => {
-    worker.kill('SIGTERM');
-    expect(await workerExit).toBe(0);
-    expect(workerOutput).toContain('"msg":"stopped"');
-    expect(workerOutput).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\./);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.output()).toContain('"msg":"stopped"');
+    expect(worker.output()).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\./);
   });
 });

@@ -1,0 +1,43 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+
+export type WorkerProcess = {
+  child: ChildProcess;
+  /** Everything it printed, stdout and stderr. */
+  output(): string;
+  exited: Promise<number | null>;
+};
+
+const mainPath = new URL('../../src/main.ts', import.meta.url).pathname;
+
+/** Starts `src/main.ts` as its own process, as the platform runs a replica, and waits until it runs. */
+export async function startWorkerProcess(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [mainPath], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`worker not running after ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('"msg":"worker running"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited ${code} before running:\n${output}`));
+    });
+  });
+  return { child, output: () => output, exited };
+}

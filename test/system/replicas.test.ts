@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ServiceBusClient } from '@azure/service-bus';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CloudEvent } from '../../src/handlers/event.ts';
+import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
+import { exampleOrderPlaced } from '../../src/handlers/orders/schema-examples.ts';
+import { createCredential } from '../../src/identity/credential.ts';
+import { publishEvents } from '../../src/servicebus/publisher.ts';
+import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
+import { migrate } from '../../src/sql/migrate.ts';
+import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
+import { type LocalStack, startLocalStack } from '../stand-ins/stack.ts';
+import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
+
+// Two replicas share one queue, as KEDA scales them; one is killed mid-stream. Its locked
+// messages come back after the lock duration and the other replica processes them. Whatever the
+// killed one had committed but not completed is delivered again and must change nothing.
+const orders = 400;
+let dir: string;
+let stack: LocalStack;
+let sql: SqlPool;
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'keyless-replicas-'));
+  stack = await startLocalStack({ dir, redis: false, queue: 'orders-replicas', lockDurationMs: 3_000 });
+  trustCertificateAuthority(readFileSync(stack.file.caCertPath, 'utf8'));
+  process.env.IDENTITY_ENDPOINT = stack.file.identityEndpoint;
+  process.env.IDENTITY_HEADER = stack.file.identityHeader;
+  const { server, port, database } = stack.file.sql;
+  sql = createSqlPool({
+    server,
+    port,
+    database,
+    authentication: {
+      type: 'token-credential',
+      options: { credential: createCredential({ clientId: stack.file.identities.operator.clientId }) },
+    },
+    max: 2,
+  });
+  await migrate(sql);
+  // Small batches and a small credit window, so that the killed replica holds work in every state.
+  const env = {
+    ...stack.env('worker'),
+    SERVICEBUS_CONCURRENCY: '16',
+    BATCH_MAX_SIZE: '8',
+    SHUTDOWN_GRACE_MS: '5000',
+  };
+  workers.push(await startWorkerProcess(env), await startWorkerProcess(env));
+}, 90_000);
+
+afterAll(async () => {
+  for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
+  await sql?.close();
+  await stack?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Per order: placed, then status changes 1 to 3, sent in a shuffled order. */
+function events(): { all: CloudEvent[]; finalStatus: Map<string, string>; lines: number } {
+  const all: CloudEvent[] = [];
+  const finalStatus = new Map<string, string>();
+  let lines = 0;
+  const statuses = ['paid', 'shipped', 'cancelled'] as const;
+  for (let n = 0; n < orders; n++) {
+    const placed = exampleOrderPlaced(n);
+    lines += placed.lines.length;
+    all.push(sampleEvent(orderPlacedType, placed));
+    for (let version = 1; version <= 3; version++) {
+      const status = statuses[(n + version) % 3] as string;
+      all.push(sampleEvent(orderStatusChangedType, { orderId: placed.orderId, status, version }));
+      if (version === 3) finalStatus.set(placed.orderId.toUpperCase(), status);
+    }
+  }
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [all[i], all[j]] = [all[j] as CloudEvent, all[i] as CloudEvent];
+  }
+  return { all, finalStatus, lines };
+}
+
+describe('two worker replicas, one of them killed mid-stream', () => {
+  it('loses nothing and applies every event exactly once', async () => {
+    const { all, finalStatus, lines } = events();
+    const publisher = new ServiceBusClient(
+      stack.file.serviceBus.fullyQualifiedNamespace,
+      createCredential({ clientId: stack.file.identities.publisher.clientId }),
+    );
+    const summary = await publishEvents(publisher.createSender(stack.file.serviceBus.queue), all);
+    await publisher.close();
+    expect(summary.sent).toBe(all.length);
+
+    const queue = stack.file.serviceBus.queue;
+    await expect
+      .poll(() => stack.serviceBus.completedMessageIds(queue).length, { timeout: 30_000 })
+      .toBeGreaterThan(200);
+    const [victim, survivor] = workers as [WorkerProcess, WorkerProcess];
+    const lockedAtKill = stack.serviceBus.counts(queue).locked;
+    victim.child.kill('SIGKILL');
+    expect(await victim.exited).toBeNull();
+
+    await expect
+      .poll(() => stack.serviceBus.counts(queue), { timeout: 90_000, interval: 500 })
+      .toEqual({ active: 0, locked: 0, deferred: 0, scheduled: 0, deadLettered: 0 });
+
+    const count = async (table: string) =>
+      Number((await sql.query(`SELECT COUNT(*) AS n FROM dbo.${table}`)).rows[0]?.n);
+    expect(await count('Inbox')).toBe(all.length);
+    expect(await count('Orders')).toBe(orders);
+    expect(await count('OrderLines')).toBe(lines);
+    const rows = await sql.query('SELECT OrderId, Status, StatusVersion, PlacedAt FROM dbo.Orders');
+    for (const row of rows.rows) {
+      expect(row.StatusVersion).toBe(3);
+      expect(row.Status).toBe(finalStatus.get(String(row.OrderId).toUpperCase()));
+      expect(row.PlacedAt).not.toBeNull();
+    }
+    expect(new Set(stack.serviceBus.completedMessageIds(queue)).size).toBe(all.length);
+    expect(lockedAtKill, 'messages in flight when the replica was killed').toBeGreaterThan(0);
+
+    survivor.child.kill('SIGTERM');
+    expect(await survivor.exited).toBe(0);
+  });
+});
