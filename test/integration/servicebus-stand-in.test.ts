@@ -296,6 +296,19 @@ describe('Service Bus stand-in', () => {
     }
   });
 
+  it('refuses a message larger than the size limit with MessageSizeExceeded', async () => {
+    const q = queue();
+    const sender = client().createSender(q);
+    const error = await failure(sender.sendMessages({ body: 'x'.repeat(300_000), messageId: 'too-big' }));
+    expect(serviceBusCause(error)).toMatchObject({
+      code: 'MessageSizeExceeded',
+      message: expect.stringContaining('exceeds the limit (262144 bytes) currently allowed on the link'),
+    });
+    expect(bus.counts(q).active).toBe(0);
+    await sender.sendMessages({ body: 'x'.repeat(200_000), messageId: 'fits' });
+    expect(bus.counts(q).active).toBe(1);
+  });
+
   it('accepts a batch of 1000 messages in as few transfers as the size limit allows', async () => {
     const q = queue();
     const c = client();

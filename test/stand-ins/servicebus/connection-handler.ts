@@ -8,7 +8,7 @@ import { answerManagement, type createManagementOperations } from './management.
 import { BrokerFault, isBrokerFault, trackingSuffix } from './model.ts';
 import type { Namespace } from './namespace.ts';
 import { answerAttach, remoteAttach, sourceAddress, targetAddress } from './rhea-internals.ts';
-import { decodeTransfer } from './wire-format.ts';
+import { decodeTransfer, encodeMessage } from './wire-format.ts';
 
 /** Standard tier: the largest message (or batch) a link accepts, announced on attach. */
 export const MAX_MESSAGE_SIZE = 262_144;
@@ -103,7 +103,17 @@ export function serveConnection(connection: Connection, broker: BrokerContext): 
       const target = broker.namespace.resolve(address).target;
       if (!target) throw new BrokerFault('amqp:not-allowed', `Cannot send to '${address}'.`, 400);
       const format = (context as { format?: number }).format;
-      for (const message of decodeTransfer(context.message as Message | Buffer, format)) target.send(message);
+      const payload = context.message as Message | Buffer;
+      // The limit announced on attach is enforced too, as Service Bus refuses an oversized transfer.
+      const size = Buffer.isBuffer(payload) ? payload.length : encodeMessage(payload).length;
+      if (size > MAX_MESSAGE_SIZE) {
+        throw new BrokerFault(
+          'amqp:link:message-size-exceeded',
+          `The received message (size: ${size} bytes) exceeds the limit (${MAX_MESSAGE_SIZE} bytes) currently allowed on the link.${trackingSuffix()}`,
+          400,
+        );
+      }
+      for (const message of decodeTransfer(payload, format)) target.send(message);
       delivery?.accept();
     } catch (error: unknown) {
       const condition = isBrokerFault(error) ? error.condition : 'amqp:internal-error';
