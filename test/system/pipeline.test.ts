@@ -1,66 +1,39 @@
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
 import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import { createCredential } from '../../src/identity/credential.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import {
   expectedReason,
   generatePublishItems,
   type InvalidKind,
 } from '../../src/servicebus/sample-messages.ts';
-import { migrate } from '../../src/sql/migrate.ts';
-import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
+import type { SqlPool } from '../../src/sql/pool.ts';
+import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
-import { type LocalStack, startLocalStack } from '../stand-ins/stack.ts';
-import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
+import type { LocalStack } from '../stand-ins/stack.ts';
 
 // The whole pipeline as `npm start` runs it: the stand-ins in this process, migrations as the
 // operator identity, and the worker as its own process with the worker identity's environment.
-let dir: string;
+let system: SystemStack;
 let stack: LocalStack;
 let worker: WorkerProcess;
-let operatorSql: SqlPool;
+let sql: SqlPool;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'keyless-e2e-'));
-  stack = await startLocalStack({ dir, redis: false, queue: 'orders-e2e' });
-  trustCertificateAuthority(readFileSync(stack.file.caCertPath, 'utf8'));
-  process.env.IDENTITY_ENDPOINT = stack.file.identityEndpoint;
-  process.env.IDENTITY_HEADER = stack.file.identityHeader;
-  const { server, port, database } = stack.file.sql;
-  operatorSql = createSqlPool({
-    server,
-    port,
-    database,
-    authentication: {
-      type: 'token-credential',
-      options: { credential: createCredential({ clientId: stack.file.identities.operator.clientId }) },
-    },
-    max: 2,
-  });
-  await migrate(operatorSql);
+  system = await startSystemStack({ queue: 'orders-e2e' });
+  ({ stack, sql } = system);
 
   worker = await startWorkerProcess({ ...stack.env('worker'), SHUTDOWN_GRACE_MS: '10000' });
 }, 60_000);
 
 afterAll(async () => {
   if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
-  await operatorSql?.close();
-  await stack?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await system?.close();
 });
 
 describe('the pipeline end to end on the local stand-ins', () => {
   it('writes 1,000 valid events as orders and dead-letters 50 invalid ones with their reasons', async () => {
-    const publisher = new ServiceBusClient(
-      stack.file.serviceBus.fullyQualifiedNamespace,
-      createCredential({ clientId: stack.file.identities.publisher.clientId }),
-    );
+    const publisher = system.publisher();
     const sender = publisher.createSender(stack.file.serviceBus.queue);
     const invalid = new Map<string, InvalidKind>();
     const summary = await publishEvents(
@@ -82,8 +55,8 @@ describe('the pipeline end to end on the local stand-ins', () => {
       .poll(() => stack.serviceBus.counts(queue), { timeout: 60_000, interval: 250 })
       .toEqual({ active: 0, locked: 0, deferred: 0, scheduled: 0, deadLettered: 50 });
 
-    const orders = await operatorSql.query('SELECT COUNT(*) AS n FROM dbo.Orders');
-    const inbox = await operatorSql.query('SELECT COUNT(*) AS n FROM dbo.Inbox');
+    const orders = await sql.query('SELECT COUNT(*) AS n FROM dbo.Orders');
+    const inbox = await sql.query('SELECT COUNT(*) AS n FROM dbo.Inbox');
     expect(Number(orders.rows[0]?.n)).toBe(1_000);
     expect(Number(inbox.rows[0]?.n)).toBe(1_000);
 

@@ -1,48 +1,26 @@
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../src/handlers/event.ts';
 import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
 import { exampleOrderPlaced } from '../../src/handlers/orders/schema-examples.ts';
-import { createCredential } from '../../src/identity/credential.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
-import { migrate } from '../../src/sql/migrate.ts';
-import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
+import type { SqlPool } from '../../src/sql/pool.ts';
+import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
-import { type LocalStack, startLocalStack } from '../stand-ins/stack.ts';
-import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
+import type { LocalStack } from '../stand-ins/stack.ts';
 
 // Two replicas share one queue, as KEDA scales them; one is killed mid-stream. Its locked
 // messages come back after the lock duration and the other replica processes them. Whatever the
 // killed one had committed but not completed is delivered again and must change nothing.
 const orders = 400;
-let dir: string;
+let system: SystemStack;
 let stack: LocalStack;
 let sql: SqlPool;
 const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'keyless-replicas-'));
-  stack = await startLocalStack({ dir, redis: false, queue: 'orders-replicas', lockDurationMs: 3_000 });
-  trustCertificateAuthority(readFileSync(stack.file.caCertPath, 'utf8'));
-  process.env.IDENTITY_ENDPOINT = stack.file.identityEndpoint;
-  process.env.IDENTITY_HEADER = stack.file.identityHeader;
-  const { server, port, database } = stack.file.sql;
-  sql = createSqlPool({
-    server,
-    port,
-    database,
-    authentication: {
-      type: 'token-credential',
-      options: { credential: createCredential({ clientId: stack.file.identities.operator.clientId }) },
-    },
-    max: 2,
-  });
-  await migrate(sql);
+  system = await startSystemStack({ queue: 'orders-replicas', lockDurationMs: 3_000 });
+  ({ stack, sql } = system);
   // Small batches and a small credit window, so that the killed replica holds work in every state.
   const env = {
     ...stack.env('worker'),
@@ -55,9 +33,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
-  await sql?.close();
-  await stack?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await system?.close();
 });
 
 /** Per order: placed, then status changes 1 to 3, sent in a shuffled order. */
@@ -86,10 +62,7 @@ function events(): { all: CloudEvent[]; finalStatus: Map<string, string>; lines:
 describe('two worker replicas, one of them killed mid-stream', () => {
   it('loses nothing and applies every event exactly once', async () => {
     const { all, finalStatus, lines } = events();
-    const publisher = new ServiceBusClient(
-      stack.file.serviceBus.fullyQualifiedNamespace,
-      createCredential({ clientId: stack.file.identities.publisher.clientId }),
-    );
+    const publisher = system.publisher();
     const summary = await publishEvents(publisher.createSender(stack.file.serviceBus.queue), all);
     await publisher.close();
     expect(summary.sent).toBe(all.length);
