@@ -13,10 +13,10 @@ const tracked = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], {
   .filter((f) => f && !f.endsWith('package-lock.json'));
 
 const patterns: [string, RegExp][] = [
-  ['a Service Bus or storage key', /(SharedAccessKey|AccountKey)=[A-Za-z0-9+/]{40,}={0,2}/],
-  ['a private key', /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/],
-  ['a SQL password in a connection string', /Password=[^;'"\s]{8,};/i],
-  ['a JWT', /eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{10,}/],
+  ['Service Bus or storage account key', /(SharedAccessKey|AccountKey)=[A-Za-z0-9+/]{40,}={0,2}/],
+  ['private key', /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/],
+  ['SQL password in a connection string', /Password=[^;'"\s]{8,};/i],
+  ['JWT', /eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{10,}/],
 ];
 
 describe('the repository', () => {
