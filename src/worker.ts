@@ -1,8 +1,9 @@
-import { ServiceBusClient } from '@azure/service-bus';
+import { RetryMode, ServiceBusClient } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { orderHandlers } from './handlers/orders/handlers.ts';
 import { toEventSchemas } from './handlers/registry.ts';
+import { checkServiceBusAccess, checkSqlAccess } from './identity/access-check.ts';
 import { createCredential, describeRequestedIdentity, scopes } from './identity/credential.ts';
 import { describeIdentity, type IdentityDescription } from './identity/describe.ts';
 import { acquireFirstToken } from './identity/first-token.ts';
@@ -93,8 +94,13 @@ export async function startWorker(
       log: logger.child({ component: 'sql' }),
     });
     closer.add('sql pool', () => pool.close());
-    // Fail the start, not the first message, when the database is unreachable or the user is missing.
-    await pool.query('SELECT 1 AS ok');
+    // Fail the start, not the first message, when the database is unreachable, the user is missing
+    // or the schema is not there.
+    await checkSqlAccess(pool, {
+      server: config.sql.server,
+      database: config.sql.database,
+      identity: config.sql.auth.kind === 'token' ? identity : undefined,
+    });
     logger.info({ server: config.sql.server, database: config.sql.database }, 'sql ready');
 
     const writer = createSqlWriter({
@@ -109,12 +115,21 @@ export async function startWorker(
     });
     closer.add('batcher', () => batcher.close());
 
-    const serviceBus = new ServiceBusClient(
-      config.serviceBus.fullyQualifiedNamespace,
-      credential,
-      config.serviceBus.endpoint ? { customEndpointAddress: config.serviceBus.endpoint } : {},
-    );
+    const serviceBus = new ServiceBusClient(config.serviceBus.fullyQualifiedNamespace, credential, {
+      ...(config.serviceBus.endpoint ? { customEndpointAddress: config.serviceBus.endpoint } : {}),
+      // The SDK's default waits a fixed 30 s between attempts, so a missing role took 90 s to show.
+      retryOptions: {
+        mode: RetryMode.Exponential,
+        maxRetries: 3,
+        retryDelayInMs: 1_000,
+        maxRetryDelayInMs: 30_000,
+      },
+    });
     closer.add('service bus client', () => serviceBus.close());
+    await checkServiceBusAccess(serviceBus, config.serviceBus.entity, {
+      namespace: config.serviceBus.fullyQualifiedNamespace,
+      identity,
+    });
     const consumer = createConsumer({
       client: serviceBus,
       entity: config.serviceBus.entity,

@@ -23,7 +23,9 @@ export type SystemStack = {
  * files to a temporary folder, and the migrations applied as the operator identity. This process
  * acts as the stack's identities, as `npm run publish` and `npm run sql` do.
  */
-export async function startSystemStack(options: Omit<LocalStackOptions, 'dir'>): Promise<SystemStack> {
+export async function startSystemStack(
+  options: Omit<LocalStackOptions, 'dir'> & { migrate?: boolean },
+): Promise<SystemStack> {
   const dir = await mkdtemp(join(tmpdir(), 'keyless-system-'));
   const stack = await startLocalStack({ redis: false, ...options, dir });
   trustCertificateAuthority(readFileSync(stack.file.caCertPath, 'utf8'));
@@ -39,7 +41,7 @@ export async function startSystemStack(options: Omit<LocalStackOptions, 'dir'>):
     authentication: { type: 'token-credential', options: { credential: as('operator') } },
     max: 2,
   });
-  await migrate(sql);
+  if (options.migrate !== false) await migrate(sql);
   return {
     stack,
     sql,
