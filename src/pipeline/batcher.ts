@@ -101,10 +101,13 @@ export const createBatcher = (options: BatcherOptions): Batcher => {
   return {
     async submit(event) {
       if (closed) return { kind: 'abandon', error: new Error('The batcher is closed') };
-      await waitForRoom();
+      // Enqueue in the same tick when there is room, so that a close() right after submit() still
+      // finds the event queued and writes it instead of leaving it to a timer.
+      if (queue.length >= maxPending) await waitForRoom();
       return new Promise<Outcome>((resolve) => {
         queue.push({ event, resolve });
-        if (queue.length >= maxBatchSize) pump(false);
+        // After close() began, nothing waits for the timer: write at once.
+        if (closed || queue.length >= maxBatchSize) pump(closed);
         else if (timer === undefined) schedule();
       });
     },

@@ -93,6 +93,7 @@ describe('batcher', () => {
     const b = createBatcher({ flushMs: 10_000, write: r.write });
     const pending = b.submit(event('a'));
     await b.close();
+    expect(r.batches).toEqual([['a']]);
     expect(await pending).toEqual({ kind: 'complete' });
     expect(await b.submit(event('b'))).toMatchObject({ kind: 'abandon' });
   });
