@@ -1,17 +1,13 @@
 import type { PGlite } from '@electric-sql/pglite';
-import {
-  type IsolationLevel,
-  type SqlParam,
-  SqlServerError,
-  type SqlSession,
-  type SqlValue,
-  type StatementResult,
-} from '../engine-api.ts';
-import { type Catalog, FIXED_ROLES, type FixedRole, isOwner, tableKey } from './catalog.ts';
+import type { IsolationLevel, SqlParam, SqlSession, SqlValue, StatementResult } from '../engine-api.ts';
+import { type Catalog, isOwner } from './catalog.ts';
+import { checkAccess } from './check-access.ts';
 import { type DeclaredParam, quoteIdent, readMultipart, resolveTable } from './context.ts';
 import { isPgError, toSqlServerError } from './errors.ts';
 import { tokenize } from './lexer.ts';
+import { runPrincipalPlan } from './principal-plans.ts';
 import { toResultSet } from './results.ts';
+import { normalise, sqlError } from './session-errors.ts';
 import { type Plan, type QueryPlan, translateBatch } from './statements.ts';
 import { parseDeclaredType } from './types.ts';
 
@@ -24,28 +20,6 @@ export type EngineCore = {
   acquire(): Promise<() => void>;
   resolveExternalPrincipal(name: string): boolean;
 };
-
-const sqlError = (number: number, severity: number, state: number, message: string): SqlServerError =>
-  new SqlServerError({ number, severity, state, message });
-
-const normalise = (e: unknown): SqlServerError => {
-  if (e instanceof SqlServerError) return e;
-  const error = sqlError(
-    50000,
-    16,
-    1,
-    `Stand-in engine failure: ${e instanceof Error ? e.message : String(e)}`,
-  );
-  error.cause = e;
-  return error;
-};
-
-const ROLE_FOR = {
-  SELECT: 'db_datareader',
-  INSERT: 'db_datawriter',
-  UPDATE: 'db_datawriter',
-  DELETE: 'db_datawriter',
-} as const;
 
 export const openEngineSession = (core: EngineCore, user: string): SqlSession => {
   const { pg, catalog, database } = core;
@@ -90,25 +64,6 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
     }
   };
 
-  const checkAccess = (plan: QueryPlan): void => {
-    const p = principal();
-    if (isOwner(p)) return;
-    if (plan.ddl) {
-      if (!p?.roles.has('db_ddladmin')) throw plan.ddl.denied;
-      return;
-    }
-    for (const a of plan.access) {
-      if (p?.roles.has(ROLE_FOR[a.permission])) continue;
-      const info = catalog.tables.get(tableKey(a.schema, a.table));
-      throw sqlError(
-        229,
-        14,
-        5,
-        `The ${a.permission} permission was denied on the object '${info?.name ?? a.table}', database '${database}', schema '${info?.schema ?? a.schema}'.`,
-      );
-    }
-  };
-
   /** Runs `fn` as one statement: atomically on its own, or as a savepoint inside a transaction. */
   const statement = async <T>(
     verb: string,
@@ -140,7 +95,7 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
   };
 
   const runQuery = async (plan: QueryPlan, values: Map<string, SqlValue>): Promise<StatementResult> => {
-    checkAccess(plan);
+    checkAccess(catalog, database, principal(), plan);
     const args = plan.params.map((p) =>
       p.kind === 'rowcount' ? lastRowCount : (values.get(p.name) ?? null),
     );
@@ -180,10 +135,6 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
     return { kind: 'count', rowCount: lastRowCount };
   };
 
-  const requireOwner = (message: () => SqlServerError): void => {
-    if (!isOwner(principal())) throw message();
-  };
-
   const runPlan = async (
     plan: Plan,
     values: Map<string, SqlValue>,
@@ -209,70 +160,11 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
         if (r.kind === 'rows' && r.resultSet.rows[0]?.[0] === 1) await runPlan(plan.body, values, out);
         return;
       }
-      case 'createUser': {
-        requireOwner(() => sqlError(15247, 16, 1, 'User does not have permission to perform this action.'));
-        const key = plan.name.toLowerCase();
-        if (catalog.principals.has(key))
-          throw sqlError(
-            15023,
-            16,
-            1,
-            `User, group, or role '${plan.name}' already exists in the current database.`,
-          );
-        if (!core.resolveExternalPrincipal(plan.name)) {
-          throw sqlError(
-            33130,
-            16,
-            1,
-            `Principal '${plan.name}' could not be found or this principal type is not supported.`,
-          );
-        }
-        catalog.principals.set(key, { name: plan.name, roles: new Set(), external: true });
+      case 'createUser':
+      case 'dropUser':
+      case 'alterRole':
+        runPrincipalPlan(core, user, plan);
         return;
-      }
-      case 'dropUser': {
-        requireOwner(() =>
-          sqlError(
-            15151,
-            16,
-            1,
-            `Cannot drop the user '${plan.name}', because it does not exist or you do not have permission.`,
-          ),
-        );
-        if (!catalog.principals.delete(plan.name.toLowerCase()) && !plan.ifExists) {
-          throw sqlError(
-            15151,
-            16,
-            1,
-            `Cannot drop the user '${plan.name}', because it does not exist or you do not have permission.`,
-          );
-        }
-        return;
-      }
-      case 'alterRole': {
-        const role = plan.role.toLowerCase() as FixedRole;
-        const noRole = () =>
-          sqlError(
-            15151,
-            16,
-            1,
-            `Cannot alter the role '${plan.role}', because it does not exist or you do not have permission.`,
-          );
-        requireOwner(noRole);
-        if (!FIXED_ROLES.includes(role)) throw noRole();
-        const member = catalog.principals.get(plan.member.toLowerCase());
-        if (!member) {
-          throw sqlError(
-            15151,
-            16,
-            1,
-            `Cannot ${plan.add ? 'add' : 'drop'} the principal '${plan.member}', because it does not exist or you do not have permission.`,
-          );
-        }
-        if (plan.add) member.roles.add(role);
-        else member.roles.delete(role);
-        return;
-      }
     }
   };
 
