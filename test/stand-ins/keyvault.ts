@@ -91,6 +91,16 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
   const error = (code: string, message: string, inner?: string) => ({
     error: { code, message, ...(inner ? { innererror: { code: inner } } : {}) },
   });
+  const notFound = (res: ServerResponse, req: IncomingMessage, nameOrId: string): void =>
+    send(
+      res,
+      req,
+      404,
+      error(
+        'SecretNotFound',
+        `A secret with (name/id) ${nameOrId} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+      ),
+    );
   const challenge = {
     'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${authority.tenantId}", resource="${audience}"`,
   };
@@ -217,15 +227,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     const versions = secrets.get(name);
     if (version === 'versions' && req.method === 'GET') {
       if (!versions) {
-        send(
-          res,
-          req,
-          404,
-          error(
-            'SecretNotFound',
-            `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
-          ),
-        );
+        notFound(res, req, name);
         return;
       }
       send(res, req, 200, { value: versions.map((v) => bundle(name, v, false)), nextLink: null });
@@ -233,15 +235,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     }
     const found = version ? versions?.find((v) => v.version === version) : versions?.at(-1);
     if (!found) {
-      send(
-        res,
-        req,
-        404,
-        error(
-          'SecretNotFound',
-          `A secret with (name/id) ${name}${version ? `/${version}` : ''} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
-        ),
-      );
+      notFound(res, req, version ? `${name}/${version}` : name);
       return;
     }
     if (req.method === 'PATCH') {

@@ -8,7 +8,7 @@ import { tokenize } from './lexer.ts';
 import { runPrincipalPlan } from './principal-plans.ts';
 import { toResultSet } from './results.ts';
 import { normalise, sqlError } from './session-errors.ts';
-import { type Plan, type QueryPlan, translateBatch } from './statements.ts';
+import { newContext, type Plan, type QueryPlan, translateBatch } from './statements.ts';
 import { parseDeclaredType } from './types.ts';
 
 /** What sessions share: the one PostgreSQL session, its turn-taking, and the catalog. */
@@ -205,19 +205,7 @@ export const openEngineSession = (core: EngineCore, user: string): SqlSession =>
     ): Promise<number> {
       const { parts } = readMultipart(tokenize(table), 0);
       const { schema, table: name } = resolveTable(
-        {
-          database,
-          user,
-          catalog,
-          declared: new Map(),
-          params: [],
-          untyped: new Set(),
-          access: [],
-          names: new Map(),
-          ctes: new Set(),
-          seq: 0,
-          inTransaction: false,
-        },
+        newContext({ database, user, catalog, declared: new Map(), inTransaction: false }),
         parts,
       );
       const p = principal();

@@ -42,7 +42,8 @@ export type TranslateOptions = {
   inTransaction: boolean;
 };
 
-const newContext = (o: TranslateOptions): TranslateContext => ({
+/** A fresh translation context: one per statement, or per bulk-load target. */
+export const newContext = (o: TranslateOptions): TranslateContext => ({
   ...o,
   params: [],
   untyped: new Set(),
