@@ -49,6 +49,13 @@ const settledAll = (entity: string) => {
   return c.active + c.locked === 0;
 };
 
+/**
+ * The broker records a settlement when the disposition arrives; the consumer counts it when the
+ * broker's answer comes back. Waits for the answers, so that the consumer's counts can be compared.
+ */
+const answered = (consumer: { stats(): { inFlight: number } }) =>
+  until(() => consumer.stats().inFlight === 0, 10_000, "the broker's answers to every settlement");
+
 describe('consumer against the Service Bus stand-in', () => {
   it.each<ContentMode>(['structured', 'binary'])(
     'dead-letters each kind of invalid %s message with its reason and a description',
@@ -71,6 +78,7 @@ describe('consumer against the Service Bus stand-in', () => {
       expect(descriptions.ValidationFailed).toContain('data.orderId');
       expect(descriptions.UnknownType).toContain('.unknown');
       expect(env.bus.completedMessageIds(q)).toHaveLength(5);
+      await answered(consumer);
       expect(consumer.stats()).toMatchObject({ completed: 5, deadLettered: 5, settleFailures: 0 });
     },
   );
@@ -178,6 +186,7 @@ describe('consumer against the Service Bus stand-in', () => {
     expect(new Set(completed).size).toBe(10_000);
     expect(handled.size).toBe(10_000);
     expect([...handled.values()].every((n) => n === 1)).toBe(true);
+    await answered(consumer);
     expect(consumer.stats()).toMatchObject({ received: 10_000, completed: 10_000, settleFailures: 0 });
     console.info(`10,000 messages: receiver restarts ${consumer.stats().receiverRestarts}`);
   }, 200_000);
