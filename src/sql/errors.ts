@@ -7,7 +7,7 @@ export type SqlErrorCode =
   | 'Deadlock'
   /** Azure SQL is throttling or out of resources (40501, 49918–49920, 10928, 10929). */
   | 'Throttled'
-  /** The database is unavailable or moving (40613, 4060, 4221). */
+  /** The database is unavailable, moving or failed the request (40613, 40197, 4060, 4221). */
   | 'Unavailable'
   /** A connect, login or request timed out. */
   | 'Timeout'

@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isExpiredTokenLogin, toSqlError } from '../../src/sql/classify.ts';
 import { SqlError } from '../../src/sql/errors.ts';
@@ -98,4 +101,104 @@ describe('SQL error classification', () => {
       ),
     ).toBe(false);
   });
+});
+
+/**
+ * Every error number the SQL stand-in can raise, with the classification it must get. The list of
+ * numbers is read from the stand-in's sources, so a number it starts raising without a line here
+ * fails the test instead of falling silently to 'Other'.
+ */
+const intended: Record<number, { transient: boolean; code: string }> = {
+  102: { transient: false, code: 'InvalidStatement' },
+  105: { transient: false, code: 'InvalidStatement' },
+  113: { transient: false, code: 'InvalidStatement' },
+  131: { transient: false, code: 'InvalidStatement' },
+  137: { transient: false, code: 'InvalidStatement' },
+  174: { transient: false, code: 'InvalidStatement' },
+  195: { transient: false, code: 'InvalidStatement' },
+  206: { transient: false, code: 'InvalidStatement' },
+  207: { transient: false, code: 'InvalidStatement' },
+  208: { transient: false, code: 'InvalidStatement' },
+  209: { transient: false, code: 'InvalidStatement' },
+  229: { transient: false, code: 'PermissionDenied' },
+  230: { transient: false, code: 'PermissionDenied' },
+  241: { transient: false, code: 'InvalidData' },
+  245: { transient: false, code: 'InvalidData' },
+  262: { transient: false, code: 'PermissionDenied' },
+  // A subquery that the data made return more than one row.
+  512: { transient: false, code: 'InvalidData' },
+  515: { transient: false, code: 'ConstraintViolation' },
+  547: { transient: false, code: 'ConstraintViolation' },
+  1088: { transient: false, code: 'PermissionDenied' },
+  1205: { transient: true, code: 'Deadlock' },
+  1222: { transient: true, code: 'Timeout' },
+  2601: { transient: false, code: 'ConstraintViolation' },
+  2627: { transient: false, code: 'ConstraintViolation' },
+  2628: { transient: false, code: 'InvalidData' },
+  2705: { transient: false, code: 'InvalidStatement' },
+  2714: { transient: false, code: 'InvalidStatement' },
+  2715: { transient: false, code: 'InvalidStatement' },
+  2750: { transient: false, code: 'InvalidStatement' },
+  2760: { transient: false, code: 'InvalidStatement' },
+  2812: { transient: false, code: 'InvalidStatement' },
+  3701: { transient: false, code: 'PermissionDenied' },
+  3726: { transient: false, code: 'InvalidStatement' },
+  // COMMIT / ROLLBACK without a transaction: the server already ended it after an earlier error.
+  3902: { transient: false, code: 'Other' },
+  3903: { transient: false, code: 'Other' },
+  4060: { transient: true, code: 'Unavailable' },
+  // Informational messages (database and language context changed), never errors.
+  5701: { transient: false, code: 'Other' },
+  5703: { transient: false, code: 'Other' },
+  8114: { transient: false, code: 'InvalidData' },
+  8115: { transient: false, code: 'InvalidData' },
+  8134: { transient: false, code: 'InvalidData' },
+  8152: { transient: false, code: 'InvalidData' },
+  8169: { transient: false, code: 'InvalidData' },
+  10928: { transient: true, code: 'Throttled' },
+  10929: { transient: true, code: 'Throttled' },
+  13607: { transient: false, code: 'InvalidStatement' },
+  13609: { transient: false, code: 'InvalidData' },
+  13618: { transient: false, code: 'InvalidData' },
+  15023: { transient: false, code: 'InvalidStatement' },
+  15151: { transient: false, code: 'InvalidStatement' },
+  15247: { transient: false, code: 'PermissionDenied' },
+  18456: { transient: false, code: 'LoginFailed' },
+  33130: { transient: false, code: 'InvalidStatement' },
+  40197: { transient: true, code: 'Unavailable' },
+  40501: { transient: true, code: 'Throttled' },
+  40517: { transient: false, code: 'InvalidStatement' },
+  40613: { transient: true, code: 'Unavailable' },
+  49918: { transient: true, code: 'Throttled' },
+  49919: { transient: true, code: 'Throttled' },
+  49920: { transient: true, code: 'Throttled' },
+  // RAISERROR's default number; the stand-in's own failures (engine closed).
+  50000: { transient: false, code: 'Other' },
+};
+
+const standInNumbers = (): number[] => {
+  const root = fileURLToPath(new URL('../stand-ins/sql/', import.meta.url));
+  const found = new Set<number>();
+  const patterns = [/\b(?:err|sqlError)\(\s*(\d{3,5})\b/g, /\bnumber:\s*(\d{3,5})\b/g, /\bcase (\d{3,5}):/g];
+  for (const file of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.ts')) continue;
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const pattern of patterns) for (const m of text.matchAll(pattern)) found.add(Number(m[1]));
+  }
+  return [...found].sort((a, b) => a - b);
+};
+
+describe('classification of every error number the SQL stand-in raises', () => {
+  it('has an intended classification for each number found in the stand-in', () => {
+    const numbers = standInNumbers();
+    expect(numbers.length).toBeGreaterThan(30);
+    expect(numbers.filter((n) => !(n in intended))).toEqual([]);
+  });
+
+  it.each(Object.entries(intended).map(([n, c]) => [Number(n), c.code, c.transient] as const))(
+    'classifies %i as %s (transient: %s)',
+    (number, code, transient) => {
+      expect(toSqlError(requestError(number))).toMatchObject({ number, code, transient });
+    },
+  );
 });

@@ -1,6 +1,22 @@
-import { toSqlError } from '../../../../src/sql/classify.ts';
 import type { SqlConnection, SqlParamType } from '../../../../src/sql/client.ts';
 import type { SqlEngine, SqlParam, SqlSession } from '../engine-api.ts';
+
+/**
+ * What tedious raises for an ERROR token: a RequestError with SQL Server's number, state and class.
+ * The product's classifier (src/sql/classify.ts) then decides about it, as it does on the wire, so a
+ * bug in that classifier shows here instead of being shared with the stand-in.
+ */
+const asDriverError = (e: unknown): unknown => {
+  if (!(e instanceof Error) || e.name !== 'SqlServerError') return e;
+  const info = e as Error & { number: number; state: number; severity: number };
+  return Object.assign(new Error(info.message), {
+    name: 'RequestError',
+    code: 'EREQUEST',
+    number: info.number,
+    state: info.state,
+    class: info.severity,
+  });
+};
 
 /** The declared types tedious sends for the SQL layer's parameter types. */
 const DECLARED: Record<SqlParamType, (value: unknown) => string> = {
@@ -19,7 +35,8 @@ const DECLARED: Record<SqlParamType, (value: unknown) => string> = {
 
 /**
  * A SqlConnection straight on an engine session, without TDS: for tests of the SQL layer that
- * need no wire (the wire path is covered through tedious against the TDS stand-in).
+ * need no wire (the wire path is covered through tedious against the TDS stand-in). Its errors are
+ * the driver's, not yet classified.
  */
 export const engineConnection = (session: SqlSession, tokenExpiresAt?: number): SqlConnection => {
   let broken = false;
@@ -27,7 +44,7 @@ export const engineConnection = (session: SqlSession, tokenExpiresAt?: number): 
     try {
       return await fn();
     } catch (e: unknown) {
-      throw toSqlError(e);
+      throw asDriverError(e);
     }
   };
   return {
