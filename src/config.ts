@@ -1,9 +1,8 @@
 import { z } from 'zod';
+import type { ServiceBusEntity } from './servicebus/entity.ts';
 
 /** Which credential the process uses. Production is always `managed-identity`. */
 export type CredentialKind = 'managed-identity' | 'developer';
-
-export type ServiceBusEntity = { queue: string } | { topic: string; subscription: string };
 
 export type SqlAuth = { kind: 'token' } | { kind: 'password'; user: string; password: string };
 

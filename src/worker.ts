@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { orderHandlers } from './handlers/orders/handlers.ts';
 import { toEventSchemas } from './handlers/registry.ts';
-import { checkServiceBusAccess, checkSqlAccess } from './identity/access-check.ts';
 import { createCredential, describeRequestedIdentity, scopes } from './identity/credential.ts';
 import { describeIdentity, type IdentityDescription } from './identity/describe.ts';
 import { acquireFirstToken } from './identity/first-token.ts';
@@ -12,7 +11,9 @@ import { createSecretStore } from './keyvault/secret-store.ts';
 import { createCloser } from './lifecycle.ts';
 import { createBatcher } from './pipeline/batcher.ts';
 import { createSqlWriter } from './pipeline/sql-writer.ts';
+import { checkServiceBusAccess } from './servicebus/access-check.ts';
 import { type Consumer, createConsumer } from './servicebus/consumer.ts';
+import { checkSqlAccess } from './sql/access-check.ts';
 import type { SqlAuthentication } from './sql/connection.ts';
 import { createSqlPool } from './sql/pool.ts';
 

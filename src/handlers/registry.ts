@@ -10,22 +10,13 @@ export type EventSchema<T = unknown> = { readonly type: string; readonly schema:
 /** Event type → data schema. A type missing from the map is dead-lettered as `UnknownType`. */
 export type EventSchemas = ReadonlyMap<string, z.ZodType>;
 
-/** The error a registry raises when it is built wrong: a startup error, never a message error. */
-export class RegistryError extends Error {
-  override readonly name = 'RegistryError';
-  readonly code: 'DuplicateEventType';
-  constructor(code: 'DuplicateEventType', message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 /** Builds the type → schema map; a type registered twice fails at startup, not on a message. */
 export function toEventSchemas(handlers: readonly EventSchema[]): EventSchemas {
   const schemas = new Map<string, z.ZodType>();
   for (const handler of handlers) {
     if (schemas.has(handler.type)) {
-      throw new RegistryError('DuplicateEventType', `event type ${handler.type} is registered twice`);
+      // A programming error in the handler list: it stops the start, never a message.
+      throw new Error(`event type ${handler.type} is registered twice`);
     }
     schemas.set(handler.type, handler.schema);
   }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccessToken, TokenCredential } from '@azure/identity';
+import { AccessError } from './access-error.ts';
 
 export type FirstTokenOptions = {
   scope: string;
@@ -14,15 +15,6 @@ export type FirstTokenOptions = {
   signal?: AbortSignal;
   onRetry?: (attempt: number, error: unknown, delayMs: number) => void;
 };
-
-export class IdentityError extends Error {
-  readonly code: 'TokenUnavailable';
-  constructor(message: string, options: { cause: unknown }) {
-    super(message, options);
-    this.name = 'IdentityError';
-    this.code = 'TokenUnavailable';
-  }
-}
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -55,7 +47,8 @@ export async function acquireFirstToken(
       signal?.throwIfAborted();
       const wait = Math.min(delay * (0.8 + Math.random() * 0.4), maxDelayMs);
       if (Date.now() + wait > deadline) {
-        throw new IdentityError(
+        throw new AccessError(
+          'TokenUnavailable',
           `Could not get a token for ${identity} (scope ${scope}) after ${attempt} attempt(s) in ${Math.round(timeoutMs / 1000)} s. The identity endpoint answered: ${messageOf(error)}`,
           { cause: error },
         );

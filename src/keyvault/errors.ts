@@ -19,6 +19,10 @@ export class KeyVaultError extends Error {
   }
 }
 
+/** Detects a KeyVaultError by name, so one that crossed a module or realm boundary still counts. */
+export const isKeyVaultError = (e: unknown): e is KeyVaultError =>
+  e instanceof Error && e.name === 'KeyVaultError' && typeof (e as KeyVaultError).code === 'string';
+
 const vaultName = (vaultUrl: string): string => new URL(vaultUrl).hostname.split('.')[0] ?? vaultUrl;
 
 function who(identity: IdentityDescription | undefined): string {

@@ -1,7 +1,7 @@
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { Logger } from 'pino';
 import type { IdentityDescription } from '../identity/describe.ts';
-import { KeyVaultError, toKeyVaultError } from './errors.ts';
+import { isKeyVaultError, toKeyVaultError } from './errors.ts';
 
 export type Secret = { name: string; value: string; version: string };
 
@@ -56,7 +56,7 @@ export function createSecretStore(options: SecretStoreOptions): SecretStore {
       } catch (error: unknown) {
         if (abort.signal.aborted) return;
         // The old value stays in use; a denied or deleted secret will not heal by itself.
-        const code = error instanceof KeyVaultError ? error.code : 'Unavailable';
+        const code = isKeyVaultError(error) ? error.code : 'Unavailable';
         logger.warn({ err: error, secret: name, code }, 'secret refresh failed; keeping the current version');
         continue;
       }

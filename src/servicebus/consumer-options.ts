@@ -6,11 +6,8 @@ import type {
 import type { Logger } from 'pino';
 import type { CloudEvent, Outcome } from '../handlers/event.ts';
 import type { EventSchemas } from '../handlers/registry.ts';
-import type { SettlementReport } from './settle.ts';
+import type { ServiceBusEntity } from './entity.ts';
 import type { WatchdogOptions } from './watchdog.ts';
-
-/** A queue, or a topic subscription. */
-export type ConsumerEntity = { queue: string } | { topic: string; subscription: string };
 
 /** The receiver calls the consumer makes; `ServiceBusReceiver` satisfies it, and so can a fake. */
 export type ConsumerReceiver = Pick<
@@ -45,7 +42,7 @@ export type HandleContext = {
 
 export type ConsumerOptions = {
   client: ConsumerClient;
-  entity: ConsumerEntity;
+  entity: ServiceBusEntity;
   /** Event type → data schema; other types are dead-lettered as `UnknownType`. */
   schemas: EventSchemas;
   /** Decides a valid event's outcome; a throw counts as a transient failure (abandon). */
@@ -61,8 +58,6 @@ export type ConsumerOptions = {
   settleTimeoutMs?: number;
   /** Stalled-receiver detection; `false` turns it off. @defaultValue { idleMs: 60000 } */
   watchdog?: WatchdogOptions | false;
-  /** Called after every settlement attempt, e.g. to schedule a retry job for a deferred message. @defaultValue none */
-  onSettled?: (report: SettlementReport) => Promise<void> | void;
   /** Clock, for tests. @defaultValue Date.now */
   now?: () => number;
 };
@@ -95,9 +90,8 @@ export class ConsumerError extends Error {
   }
 }
 
-export type ResolvedConsumerOptions = Required<Omit<ConsumerOptions, 'watchdog' | 'onSettled'>> & {
+export type ResolvedConsumerOptions = Required<Omit<ConsumerOptions, 'watchdog'>> & {
   watchdog: Required<WatchdogOptions> | false;
-  onSettled: ConsumerOptions['onSettled'];
 };
 
 const positiveInteger = (name: string, value: number): number => {
@@ -139,7 +133,6 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     drainGraceMs,
     settleTimeoutMs,
     watchdog,
-    onSettled: options.onSettled,
     now: options.now ?? Date.now,
   };
 }

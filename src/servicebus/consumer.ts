@@ -1,5 +1,6 @@
 import type {
   ProcessErrorArgs,
+  ServiceBusErrorCode,
   ServiceBusReceivedMessage,
   ServiceBusReceiverOptions,
 } from '@azure/service-bus';
@@ -13,7 +14,9 @@ import {
   type ConsumerStats,
   resolveConsumerOptions,
 } from './consumer-options.ts';
+import { entityPath } from './entity.ts';
 import { parseCloudEvent } from './envelope.ts';
+import { serviceBusCode } from './errors.ts';
 import { describeError, type SettlementReport, settle } from './settle.ts';
 import { createReceiverWatchdog, type ReceiverWatchdog } from './watchdog.ts';
 
@@ -26,14 +29,11 @@ export type Consumer = {
 };
 
 // Service Bus error codes that no reconnect will fix: someone has to act.
-const permanentReceiveCodes = new Set([
+const permanentReceiveCodes: ReadonlySet<string> = new Set<ServiceBusErrorCode>([
   'UnauthorizedAccess',
   'MessagingEntityNotFound',
   'MessagingEntityDisabled',
 ]);
-
-const entityName = (entity: ConsumerOptions['entity']): string =>
-  'queue' in entity ? entity.queue : `${entity.topic}/Subscriptions/${entity.subscription}`;
 
 /**
  * A peek-lock consumer: every message it receives is settled exactly once — dead-lettered at once
@@ -42,7 +42,7 @@ const entityName = (entity: ConsumerOptions['entity']): string =>
  */
 export function createConsumer(options: ConsumerOptions): Consumer {
   const o = resolveConsumerOptions(options);
-  const logger = o.logger.child({ entity: entityName(o.entity) });
+  const logger = o.logger.child({ entity: entityPath(o.entity) });
   const counts = { received: 0, completed: 0, deadLettered: 0, abandoned: 0, deferred: 0, settleFailures: 0 };
   let state: ConsumerState = 'idle';
   let receiver: ConsumerReceiver | undefined;
@@ -96,12 +96,6 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       } else {
         log.debug('completed');
       }
-    }
-    if (!o.onSettled) return;
-    try {
-      await o.onSettled(report);
-    } catch (error: unknown) {
-      log.error({ stage: 'settle', err: error }, 'onSettled failed');
     }
   };
 
@@ -167,7 +161,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   };
 
   const processError = async (args: ProcessErrorArgs): Promise<void> => {
-    const code = (args.error as { code?: string }).code;
+    const code = serviceBusCode(args.error);
     const level = code && permanentReceiveCodes.has(code) ? 'error' : 'warn';
     logger[level](
       { stage: 'receive', errorSource: args.errorSource, code, err: args.error },

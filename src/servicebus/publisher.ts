@@ -1,6 +1,7 @@
 import type { ServiceBusMessage, ServiceBusMessageBatch, ServiceBusSender } from '@azure/service-bus';
 import type { CloudEvent } from '../handlers/event.ts';
 import { type ContentMode, toServiceBusMessage } from './envelope.ts';
+import { serviceBusCode } from './errors.ts';
 
 /** The sender calls publishing makes; `ServiceBusSender` satisfies it, and so can a fake. */
 export type BatchSender = Pick<ServiceBusSender, 'createMessageBatch' | 'sendMessages'>;
@@ -24,25 +25,6 @@ export type PublishOptions = {
   signal?: AbortSignal;
 };
 
-/** Publishing could not go on (no batch could be created: link refused, role missing, entity gone). */
-export class PublishError extends Error {
-  override readonly name = 'PublishError';
-  readonly code: 'SenderUnavailable';
-  /** What was sent before it stopped. */
-  readonly summary: PublishSummary;
-  constructor(message: string, summary: PublishSummary, options: ErrorOptions) {
-    super(message, options);
-    this.code = 'SenderUnavailable';
-    this.summary = summary;
-  }
-}
-
-const codeOf = (error: unknown): string => {
-  const inner = error instanceof AggregateError ? error.errors[0] : error;
-  const code = (inner as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
-};
-
 const idOf = (message: ServiceBusMessage): string => String(message.messageId ?? '');
 
 /**
@@ -64,11 +46,9 @@ export async function publishEvents(
     try {
       return await sender.createMessageBatch();
     } catch (error: unknown) {
-      throw new PublishError(
-        `cannot send (${codeOf(error)}): sent ${summary.sent} before it stopped`,
-        summary,
-        { cause: error },
-      );
+      // Nothing more can go out (link refused, role missing, entity gone); what was sent stays sent.
+      const why = serviceBusCode(error) ?? (error instanceof Error ? error.message : String(error));
+      throw new Error(`cannot send (${why}): sent ${summary.sent} before it stopped`, { cause: error });
     }
   };
   let ids: string[] = [];

@@ -1,7 +1,8 @@
-import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
+import type { ServiceBusErrorCode, ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import type { Outcome } from '../handlers/event.ts';
 import { truncate } from './describe-issues.ts';
+import { serviceBusCode } from './errors.ts';
 
 /** The settlement calls of a peek-lock receiver; a narrow type so tests can pass a fake. */
 export type SettlingReceiver = Pick<
@@ -15,21 +16,8 @@ export type SettlementReport = {
   sequenceNumber: string | undefined;
   outcome: Outcome['kind'];
   settled: boolean;
-  /** Service Bus error code when settling failed, e.g. `MessageLockLost`. */
-  errorCode?: string;
-};
-
-const codeOf = (error: unknown): string | undefined => {
-  if (typeof error !== 'object' || error === null) return undefined;
-  // The SDK wraps the attempts of a retried call in an AggregateError; the first coded one says why.
-  if (error instanceof AggregateError) {
-    for (const inner of error.errors) {
-      const code = codeOf(inner);
-      if (code) return code;
-    }
-  }
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
+  /** Why settling failed: the Service Bus error code (e.g. `MessageLockLost`), or `SettleTimeout`. */
+  errorCode?: ServiceBusErrorCode | 'SettleTimeout';
 };
 
 /** Human-readable text of an abandon/defer cause, for logs only. */
@@ -55,21 +43,22 @@ export async function settle(
     settled: false,
   };
   let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
   try {
     const call = Promise.resolve().then(() => settleCall(receiver, message, outcome));
     // The SDK's settle calls take no AbortSignal and retry for minutes on a dead connection; a bound
     // keeps one message from holding a credit slot and shutdown hostage. Its lock expires regardless.
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new SettleTimeoutError(`no settlement answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error(`no settlement answer within ${timeoutMs} ms`));
+      }, timeoutMs);
     });
     call.catch(() => undefined);
     await Promise.race([call, timeout]);
     report.settled = true;
   } catch (error: unknown) {
-    report.errorCode = codeOf(error);
+    report.errorCode = timedOut ? 'SettleTimeout' : serviceBusCode(error);
     log.warn(
       { stage: 'settle', outcome: outcome.kind, code: report.errorCode, err: error },
       `settling the message (${outcome.kind}) failed; Service Bus redelivers it when its lock expires`,
@@ -98,10 +87,4 @@ function settleCall(
     case 'defer':
       return receiver.deferMessage(message);
   }
-}
-
-/** A settlement that got no answer in time; `code` matches the Service Bus errors' field. */
-export class SettleTimeoutError extends Error {
-  override readonly name = 'SettleTimeoutError';
-  readonly code = 'SettleTimeout';
 }

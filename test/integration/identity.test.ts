@@ -121,7 +121,7 @@ describe('the managed identity credential against the Container Apps identity en
       initialDelayMs: 200,
     });
 
-    await expect(failure).rejects.toMatchObject({ name: 'IdentityError', code: 'TokenUnavailable' });
+    await expect(failure).rejects.toMatchObject({ name: 'AccessError', code: 'TokenUnavailable' });
     await expect(failure).rejects.toThrow(
       new RegExp(
         `user-assigned managed identity with client id ${unknownClientId}[\\s\\S]*Identity not found`,

@@ -65,14 +65,11 @@ describe('publishEvents against the Service Bus stand-in', () => {
     },
   );
 
-  it('stops with a PublishError naming the cause when the sender is refused', async () => {
+  it('stops with an error naming the cause and what was sent when the sender is refused', async () => {
     const q = env.queue();
     const noRole = env.identity.addIdentity(`no-role-${q}`);
     await expect(publishEvents(env.client(noRole).createSender(q), [placed(1)])).rejects.toMatchObject({
-      name: 'PublishError',
-      code: 'SenderUnavailable',
-      message: expect.stringContaining('UnauthorizedAccess'),
-      summary: { sent: 0 },
+      message: expect.stringMatching(/UnauthorizedAccess.*sent 0 before it stopped/),
     });
     expect(env.bus.counts(q).active).toBe(0);
   });

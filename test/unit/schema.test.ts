@@ -72,7 +72,7 @@ describe('registry', () => {
 
   it('refuses a type registered twice', () => {
     expect(() => toEventSchemas([...exampleEventSchemas, ...exampleEventSchemas])).toThrow(
-      expect.objectContaining({ name: 'RegistryError', code: 'DuplicateEventType' }),
+      /registered twice/,
     );
   });
 });
