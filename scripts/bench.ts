@@ -3,9 +3,9 @@
 // started in this process. Prints figures; asserts nothing.
 import { randomUUID } from 'node:crypto';
 import { ManagedIdentityCredential } from '@azure/identity';
-import type { CloudEvent } from '../src/handlers/event.ts';
 import { orderHandlers } from '../src/handlers/orders/handlers.ts';
 import { orderPlacedType } from '../src/handlers/orders/schema.ts';
+import type { CloudEvent } from '../src/pipeline/cloud-event.ts';
 import { createSqlWriter } from '../src/pipeline/sql-writer.ts';
 import { migrate } from '../src/sql/migrate.ts';
 import { createSqlPool } from '../src/sql/pool.ts';

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { orderPlaced, orderStatusChanged } from './orders/schema.ts';
+import type { CloudEvent } from '../pipeline/cloud-event.ts';
+import type { SqlExecutor } from '../sql/client.ts';
 
 /**
  * What the consumer needs to validate a message: its event type and the schema of its data.
@@ -23,5 +24,11 @@ export function toEventSchemas(handlers: readonly EventSchema[]): EventSchemas {
   return schemas;
 }
 
-/** The shipped example domain's event types (orders). */
-export const exampleEventSchemas: readonly EventSchema[] = [orderPlaced, orderStatusChanged];
+/**
+ * The SQL side of an event type: writes a batch of validated events of that type, set-based, in
+ * the writer's transaction. It must be idempotent per entity (events may repeat under new ids) and
+ * must not depend on the order of events, as a batch may be split to isolate a poison message.
+ */
+export type SqlWriteHandler<T = unknown> = EventSchema<T> & {
+  write(events: readonly CloudEvent[], tx: SqlExecutor): Promise<void>;
+};

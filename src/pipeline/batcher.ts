@@ -1,4 +1,5 @@
-import type { CloudEvent, Outcome } from '../handlers/event.ts';
+import type { CloudEvent } from './cloud-event.ts';
+import type { Outcome } from './outcome.ts';
 
 export type BatcherOptions = {
   /** A batch is written as soon as it has this many events. @defaultValue 100 */

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import type { CloudEvent, Outcome } from '../handlers/event.ts';
-import type { SqlWriteHandler } from '../handlers/orders/types.ts';
+import type { SqlWriteHandler } from '../handlers/registry.ts';
 import { toSqlError } from '../sql/classify.ts';
 import type { SqlClient } from '../sql/client.ts';
 import type { SqlError, SqlErrorCode } from '../sql/errors.ts';
 import { statement } from '../sql/statements.ts';
+import type { CloudEvent } from './cloud-event.ts';
+import type { Outcome } from './outcome.ts';
 
 export type SqlWriterOptions = {
   db: SqlClient;

@@ -4,8 +4,9 @@ import type {
   ServiceBusReceiverOptions,
 } from '@azure/service-bus';
 import type { Logger } from 'pino';
-import type { CloudEvent, Outcome } from '../handlers/event.ts';
 import type { EventSchemas } from '../handlers/registry.ts';
+import type { CloudEvent } from '../pipeline/cloud-event.ts';
+import type { Outcome } from '../pipeline/outcome.ts';
 import type { ServiceBusEntity } from './entity.ts';
 import type { WatchdogOptions } from './watchdog.ts';
 

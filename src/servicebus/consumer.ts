@@ -5,7 +5,7 @@ import type {
   ServiceBusReceiverOptions,
 } from '@azure/service-bus';
 import type { Logger } from 'pino';
-import type { Outcome } from '../handlers/event.ts';
+import type { Outcome } from '../pipeline/outcome.ts';
 import {
   ConsumerError,
   type ConsumerOptions,

@@ -1,7 +1,7 @@
 import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 import { z } from 'zod';
-import type { CloudEvent } from '../handlers/event.ts';
 import type { EventSchemas } from '../handlers/registry.ts';
+import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import { describeIssues, formatPath, truncate } from './describe-issues.ts';
 
 /** How the CloudEvents AMQP binding carries an event: all in the body, or attributes in properties. */

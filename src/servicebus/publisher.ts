@@ -1,5 +1,5 @@
 import type { ServiceBusMessage, ServiceBusMessageBatch, ServiceBusSender } from '@azure/service-bus';
-import type { CloudEvent } from '../handlers/event.ts';
+import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import { type ContentMode, toServiceBusMessage } from './envelope.ts';
 import { serviceBusCode } from './errors.ts';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CloudEvent } from '../handlers/event.ts';
+import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import { type ContentMode, toServiceBusMessage } from './envelope.ts';
 import type { PublishItem } from './publisher.ts';
 

@@ -1,6 +1,6 @@
 import type { ServiceBusErrorCode, ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
 import type { Logger } from 'pino';
-import type { Outcome } from '../handlers/event.ts';
+import type { Outcome } from '../pipeline/outcome.ts';
 import { truncate } from './describe-issues.ts';
 import { serviceBusCode } from './errors.ts';
 

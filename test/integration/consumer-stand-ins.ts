@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ServiceBusClient } from '@azure/service-bus';
 import { pino } from 'pino';
-import { exampleEventSchemas, toEventSchemas } from '../../src/handlers/registry.ts';
+import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
+import { toEventSchemas } from '../../src/handlers/registry.ts';
 import { createCredential } from '../../src/identity/credential.ts';
 import { type Consumer, createConsumer } from '../../src/servicebus/consumer.ts';
 import type { ConsumerOptions } from '../../src/servicebus/consumer-options.ts';
@@ -32,7 +33,7 @@ export type ConsumerStandIns = {
   close(): Promise<void>;
 };
 
-export const schemas = toEventSchemas(exampleEventSchemas);
+export const schemas = toEventSchemas(orderHandlers);
 
 export const until = async (check: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> => {
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Outcome } from '../../src/handlers/event.ts';
 import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
 import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
+import type { Outcome } from '../../src/pipeline/outcome.ts';
 import type { ContentMode } from '../../src/servicebus/envelope.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import {

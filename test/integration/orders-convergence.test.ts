@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CloudEvent } from '../../src/handlers/event.ts';
 import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
+import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
 import { createSqlWriter, type SqlWriter } from '../../src/pipeline/sql-writer.ts';
 import { type SqlClient, singleConnectionClient } from '../../src/sql/client.ts';
 import { migrate } from '../../src/sql/migrate.ts';

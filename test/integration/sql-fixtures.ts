@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { CloudEvent } from '../../src/handlers/event.ts';
 import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
+import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
 
 /** A placed event for `orderId` with two lines (total 2 × 12.50 + 1 × 3.00 = 28.00). */
 export const placedEvent = (orderId: string, id: string = randomUUID()): CloudEvent => ({

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CloudEvent } from '../../src/handlers/event.ts';
 import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
 import { exampleOrderPlaced } from '../../src/handlers/orders/schema-examples.ts';
+import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
 import type { SqlPool } from '../../src/sql/pool.ts';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { CloudEvent, Outcome } from '../../src/handlers/event.ts';
 import { createBatcher } from '../../src/pipeline/batcher.ts';
+import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
+import type { Outcome } from '../../src/pipeline/outcome.ts';
 
 const event = (id: string): CloudEvent => ({ specversion: '1.0', id, source: '/t', type: 't', data: {} });
 

@@ -5,7 +5,7 @@ import type {
   SubscribeOptions,
 } from '@azure/service-bus';
 import { type Logger, pino } from 'pino';
-import type { CloudEvent } from '../../src/handlers/event.ts';
+import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
 import type { ConsumerClient, ConsumerReceiver } from '../../src/servicebus/consumer-options.ts';
 import { toServiceBusMessage } from '../../src/servicebus/envelope.ts';
 

@@ -1,7 +1,8 @@
 import { ServiceBusError } from '@azure/service-bus';
 import { describe, expect, it, vi } from 'vitest';
-import type { Outcome } from '../../src/handlers/event.ts';
-import { exampleEventSchemas, toEventSchemas } from '../../src/handlers/registry.ts';
+import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
+import { toEventSchemas } from '../../src/handlers/registry.ts';
+import type { Outcome } from '../../src/pipeline/outcome.ts';
 import { createConsumer } from '../../src/servicebus/consumer.ts';
 import type { ConsumerOptions } from '../../src/servicebus/consumer-options.ts';
 import {
@@ -13,7 +14,7 @@ import {
   receiverOptionsOf,
 } from './consumer-fakes.ts';
 
-const schemas = toEventSchemas(exampleEventSchemas);
+const schemas = toEventSchemas(orderHandlers);
 
 function setup(patch: Partial<ConsumerOptions> = {}) {
   const bus = fakeClient();

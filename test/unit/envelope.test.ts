@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { CloudEvent } from '../../src/handlers/event.ts';
-import { exampleEventSchemas, toEventSchemas } from '../../src/handlers/registry.ts';
+import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
+import { toEventSchemas } from '../../src/handlers/registry.ts';
+import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
 import {
   parseCloudEvent,
   type ReceivedMessageLike,
   toServiceBusMessage,
 } from '../../src/servicebus/envelope.ts';
 
-const schemas = toEventSchemas(exampleEventSchemas);
+const schemas = toEventSchemas(orderHandlers);
 const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 const event: CloudEvent = {

@@ -1,8 +1,8 @@
 import type { ServiceBusMessage, ServiceBusMessageBatch } from '@azure/service-bus';
 import { describe, expect, it } from 'vitest';
-import type { CloudEvent } from '../../src/handlers/event.ts';
 import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
 import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
+import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
 import { type BatchSender, type PublishProgress, publishEvents } from '../../src/servicebus/publisher.ts';
 import { generatePublishItems } from '../../src/servicebus/sample-messages.ts';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
 import { orderPlacedData, orderStatusChangedData } from '../../src/handlers/orders/schema.ts';
-import { exampleEventSchemas, toEventSchemas } from '../../src/handlers/registry.ts';
+import { toEventSchemas } from '../../src/handlers/registry.ts';
 
 const placed = {
   orderId: '3f1c7a52-8c1e-4b8e-9a57-2f4d1f0b9c11',
@@ -66,13 +67,11 @@ describe('order.status-changed data', () => {
 
 describe('registry', () => {
   it('maps each example type to its schema', () => {
-    const schemas = toEventSchemas(exampleEventSchemas);
+    const schemas = toEventSchemas(orderHandlers);
     expect([...schemas.keys()]).toEqual(['com.example.order.placed', 'com.example.order.status-changed']);
   });
 
   it('refuses a type registered twice', () => {
-    expect(() => toEventSchemas([...exampleEventSchemas, ...exampleEventSchemas])).toThrow(
-      /registered twice/,
-    );
+    expect(() => toEventSchemas([...orderHandlers, ...orderHandlers])).toThrow(/registered twice/);
   });
 });

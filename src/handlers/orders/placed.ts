@@ -1,8 +1,8 @@
+import type { CloudEvent } from '../../pipeline/cloud-event.ts';
 import { statement } from '../../sql/statements.ts';
-import type { CloudEvent } from '../event.ts';
+import type { SqlWriteHandler } from '../registry.ts';
 import { fromCents, toCents } from './money.ts';
 import { type OrderPlacedData, orderPlaced } from './schema.ts';
-import type { SqlWriteHandler } from './types.ts';
 
 /**
  * `com.example.order.placed`: creates the order with its lines, or fills in an order a status

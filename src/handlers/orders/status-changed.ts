@@ -1,7 +1,7 @@
+import type { CloudEvent } from '../../pipeline/cloud-event.ts';
 import { statement } from '../../sql/statements.ts';
-import type { CloudEvent } from '../event.ts';
+import type { SqlWriteHandler } from '../registry.ts';
 import { type OrderStatusChangedData, orderStatusChanged } from './schema.ts';
-import type { SqlWriteHandler } from './types.ts';
 
 /**
  * `com.example.order.status-changed`: the newest version of an order's status wins, whatever
