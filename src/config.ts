@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaults } from './defaults.ts';
 import type { ServiceBusEntity } from './servicebus/entity.ts';
 
 /** Which credential the process uses. Production is always `managed-identity`. */
@@ -69,31 +70,30 @@ export const variables = {
   AZURE_CREDENTIAL:
     "'managed-identity' (default) or 'developer' (DefaultAzureCredential: Azure CLI, VS Code)",
   AZURE_CLIENT_ID: 'client id (GUID) of the user-assigned managed identity; unset = system-assigned',
-  IDENTITY_STARTUP_TIMEOUT_MS: 'how long start retries the first token, in ms (default 60000)',
+  IDENTITY_STARTUP_TIMEOUT_MS: `how long start retries the first token, in ms (default ${defaults.identityStartupTimeoutMs})`,
   KEY_VAULT_URL: 'vault URL, https://NAME.vault.azure.net (optional)',
   KEY_VAULT_SECRETS: 'comma-separated secret names loaded at start (default none; needs KEY_VAULT_URL)',
-  KEY_VAULT_REFRESH_MS: 'how often secrets are re-read to pick up rotation, in ms (default 300000)',
+  KEY_VAULT_REFRESH_MS: `how often secrets are re-read to pick up rotation, in ms (default ${defaults.keyVaultRefreshMs})`,
   SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: 'NAME.servicebus.windows.net (required)',
   SERVICEBUS_QUEUE: 'queue to consume (required unless SERVICEBUS_TOPIC + SERVICEBUS_SUBSCRIPTION)',
   SERVICEBUS_TOPIC: 'topic to consume, with SERVICEBUS_SUBSCRIPTION',
   SERVICEBUS_SUBSCRIPTION: 'subscription of SERVICEBUS_TOPIC',
   SERVICEBUS_ENDPOINT: 'custom AMQP endpoint, sb://HOST:PORT (local stand-in; default: the namespace)',
-  SERVICEBUS_CONCURRENCY: 'messages in flight, the credit window (default 32)',
-  SERVICEBUS_LOCK_RENEWAL_MAX_MS: 'upper bound of automatic lock renewal, in ms (default 300000)',
+  SERVICEBUS_CONCURRENCY: `messages in flight, the credit window (default ${defaults.serviceBusConcurrency})`,
+  SERVICEBUS_LOCK_RENEWAL_MAX_MS: `upper bound of automatic lock renewal, in ms (default ${defaults.lockRenewalMaxMs})`,
   SQL_SERVER: 'server host name, NAME.database.windows.net (required)',
-  SQL_PORT: 'TDS port (default 1433)',
+  SQL_PORT: `TDS port (default ${defaults.sqlPort})`,
   SQL_DATABASE: 'database name (required: the identity has no user in master)',
   SQL_AUTH: "'token' (default, managed identity) or 'password' (local SQL Server containers only)",
   SQL_USER: 'login for SQL_AUTH=password',
   SQL_PASSWORD: 'password for SQL_AUTH=password',
   SQL_ENCRYPT: "'true' (default) or 'false' (local SQL Server containers only)",
-  SQL_POOL_MAX: 'connections in the pool (default 10)',
-  SQL_TOKEN_MAX_AGE_MS:
-    'connections are replaced after this age, before their token expires (default 2700000)',
-  REDIS_URL: 'Redis for the retry queue (default redis://127.0.0.1:6379)',
-  BATCH_MAX_SIZE: 'messages written in one SQL transaction (default 100)',
-  BATCH_FLUSH_MS: 'how long a batch waits to fill, in ms (default 5)',
-  SHUTDOWN_GRACE_MS: 'time in-flight messages get to finish on shutdown, in ms (default 25000)',
+  SQL_POOL_MAX: `connections in the pool (default ${defaults.sqlPoolMax})`,
+  SQL_TOKEN_MAX_AGE_MS: `connections are replaced after this age, before their token expires (default ${defaults.sqlTokenMaxAgeMs})`,
+  REDIS_URL: `Redis for the retry queue (default ${defaults.redisUrl})`,
+  BATCH_MAX_SIZE: `messages written in one SQL transaction (default ${defaults.batchMaxSize})`,
+  BATCH_FLUSH_MS: `how long a batch waits to fill, in ms (default ${defaults.batchFlushMs})`,
+  SHUTDOWN_GRACE_MS: `time in-flight messages get to finish on shutdown, in ms (default ${defaults.shutdownGraceMs})`,
   LOG_LEVEL: 'fatal, error, warn, info (default), debug or trace',
 } as const;
 
@@ -143,7 +143,7 @@ const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const schema = z.object({
   AZURE_CREDENTIAL: oneOf(['managed-identity', 'developer'], 'managed-identity'),
   AZURE_CLIENT_ID: optional.refine((v) => v === undefined || guid.test(v), 'expected a GUID'),
-  IDENTITY_STARTUP_TIMEOUT_MS: int(60_000, 0),
+  IDENTITY_STARTUP_TIMEOUT_MS: int(defaults.identityStartupTimeoutMs, 0),
   KEY_VAULT_URL: optional.refine(
     (v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v),
     'expected https://NAME.vault.azure.net',
@@ -156,7 +156,7 @@ const schema = z.object({
           .filter(Boolean)
       : [],
   ),
-  KEY_VAULT_REFRESH_MS: int(300_000, 1_000),
+  KEY_VAULT_REFRESH_MS: int(defaults.keyVaultRefreshMs, 1_000),
   SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: required.refine(
     (v) => !v.includes('://') && !/;|SharedAccessKey/i.test(v),
     'expected a host name such as NAME.servicebus.windows.net (no scheme, no connection string)',
@@ -168,10 +168,10 @@ const schema = z.object({
     (v) => v === undefined || /^sb:\/\/[^/]+\/?$/.test(v),
     'expected sb://HOST:PORT',
   ),
-  SERVICEBUS_CONCURRENCY: int(32, 1, 5_000),
-  SERVICEBUS_LOCK_RENEWAL_MAX_MS: int(300_000, 1),
+  SERVICEBUS_CONCURRENCY: int(defaults.serviceBusConcurrency, 1, 5_000),
+  SERVICEBUS_LOCK_RENEWAL_MAX_MS: int(defaults.lockRenewalMaxMs, 1),
   SQL_SERVER: required,
-  SQL_PORT: int(1433, 1, 65_535),
+  SQL_PORT: int(defaults.sqlPort, 1, 65_535),
   SQL_DATABASE: required.refine(
     (v) => v.toLowerCase() !== 'master',
     "must name the application database, not 'master'",
@@ -180,12 +180,12 @@ const schema = z.object({
   SQL_USER: optional,
   SQL_PASSWORD: optional,
   SQL_ENCRYPT: oneOf(['true', 'false'], 'true'),
-  SQL_POOL_MAX: int(10, 1, 1_000),
-  SQL_TOKEN_MAX_AGE_MS: int(2_700_000, 10_000),
+  SQL_POOL_MAX: int(defaults.sqlPoolMax, 1, 1_000),
+  SQL_TOKEN_MAX_AGE_MS: int(defaults.sqlTokenMaxAgeMs, 10_000),
   REDIS_URL: optional.refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'expected redis://HOST:PORT'),
-  BATCH_MAX_SIZE: int(100, 1, 5_000),
-  BATCH_FLUSH_MS: int(5, 0, 60_000),
-  SHUTDOWN_GRACE_MS: int(25_000, 0),
+  BATCH_MAX_SIZE: int(defaults.batchMaxSize, 1, 5_000),
+  BATCH_FLUSH_MS: int(defaults.batchFlushMs, 0, 60_000),
+  SHUTDOWN_GRACE_MS: int(defaults.shutdownGraceMs, 0),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
 });
 
@@ -271,7 +271,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       poolMax: e.SQL_POOL_MAX,
       tokenMaxAgeMs: e.SQL_TOKEN_MAX_AGE_MS,
     },
-    redis: { url: e.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    redis: { url: e.REDIS_URL ?? defaults.redisUrl },
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,

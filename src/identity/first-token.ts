@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccessToken, TokenCredential } from '@azure/identity';
+import { defaults } from '../defaults.ts';
 import { AccessError } from './access-error.ts';
 
 export type FirstTokenOptions = {
@@ -29,7 +30,7 @@ export async function acquireFirstToken(
 ): Promise<AccessToken> {
   const {
     scope,
-    timeoutMs = 60_000,
+    timeoutMs = defaults.identityStartupTimeoutMs,
     initialDelayMs = 250,
     maxDelayMs = 5_000,
     identity,

@@ -1,5 +1,6 @@
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { Logger } from 'pino';
+import { defaults } from '../defaults.ts';
 import type { IdentityDescription } from '../identity/describe.ts';
 import { isKeyVaultError, toKeyVaultError } from './errors.ts';
 
@@ -31,7 +32,14 @@ export type SecretStore = {
 
 /** Secrets read at start and kept fresh on an interval; users are told when one rotates. */
 export function createSecretStore(options: SecretStoreOptions): SecretStore {
-  const { client, vaultUrl, names, refreshMs = 300_000, identity = () => undefined, logger } = options;
+  const {
+    client,
+    vaultUrl,
+    names,
+    refreshMs = defaults.keyVaultRefreshMs,
+    identity = () => undefined,
+    logger,
+  } = options;
   const current = new Map<string, Secret>();
   const listeners = new Set<SecretListener>();
   let timer: NodeJS.Timeout | undefined;

@@ -1,3 +1,4 @@
+import { defaults } from '../defaults.ts';
 import type { CloudEvent } from './cloud-event.ts';
 import type { Outcome } from './outcome.ts';
 
@@ -31,8 +32,8 @@ type Pending = { event: CloudEvent; resolve: (o: Outcome) => void };
  * `submit` waits while `maxPending` events are queued.
  */
 export const createBatcher = (options: BatcherOptions): Batcher => {
-  const maxBatchSize = options.maxBatchSize ?? 100;
-  const flushMs = options.flushMs ?? 5;
+  const maxBatchSize = options.maxBatchSize ?? defaults.batchMaxSize;
+  const flushMs = options.flushMs ?? defaults.batchFlushMs;
   const maxConcurrent = options.maxConcurrentWrites ?? 1;
   const maxPending = options.maxPending ?? 10 * maxBatchSize;
   let queue: Pending[] = [];

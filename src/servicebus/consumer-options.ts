@@ -4,6 +4,7 @@ import type {
   ServiceBusReceiverOptions,
 } from '@azure/service-bus';
 import type { Logger } from 'pino';
+import { defaults } from '../defaults.ts';
 import type { EventSchemas } from '../handlers/registry.ts';
 import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
@@ -53,7 +54,7 @@ export type ConsumerOptions = {
   concurrency?: number;
   /** How long locks are renewed for one message; must cover the slowest handling. @defaultValue 300000 */
   lockRenewalMaxMs?: number;
-  /** On close, how long in-flight messages may take before they are abandoned. @defaultValue 30000 */
+  /** On close, how long in-flight messages may take before they are abandoned. @defaultValue 25000 (SHUTDOWN_GRACE_MS) */
   drainGraceMs?: number;
   /** How long one settlement may take before it counts as failed (its lock then expires). @defaultValue 10000 */
   settleTimeoutMs?: number;
@@ -104,9 +105,12 @@ const positiveInteger = (name: string, value: number): number => {
 
 /** Fills defaults and rejects settings that would break an invariant. */
 export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsumerOptions {
-  const concurrency = positiveInteger('concurrency', options.concurrency ?? 32);
-  const lockRenewalMaxMs = positiveInteger('lockRenewalMaxMs', options.lockRenewalMaxMs ?? 300_000);
-  const drainGraceMs = options.drainGraceMs ?? 30_000;
+  const concurrency = positiveInteger('concurrency', options.concurrency ?? defaults.serviceBusConcurrency);
+  const lockRenewalMaxMs = positiveInteger(
+    'lockRenewalMaxMs',
+    options.lockRenewalMaxMs ?? defaults.lockRenewalMaxMs,
+  );
+  const drainGraceMs = options.drainGraceMs ?? defaults.shutdownGraceMs;
   if (!Number.isFinite(drainGraceMs) || drainGraceMs < 0) {
     throw new ConsumerError('InvalidOptions', `drainGraceMs must be >= 0, got ${drainGraceMs}`);
   }
@@ -117,10 +121,13 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
       `lockRenewalMaxMs (${lockRenewalMaxMs}) must be at least drainGraceMs (${drainGraceMs})`,
     );
   }
-  const settleTimeoutMs = positiveInteger('settleTimeoutMs', options.settleTimeoutMs ?? 10_000);
+  const settleTimeoutMs = positiveInteger(
+    'settleTimeoutMs',
+    options.settleTimeoutMs ?? defaults.settleTimeoutMs,
+  );
   let watchdog: Required<WatchdogOptions> | false = false;
   if (options.watchdog !== false) {
-    const idleMs = positiveInteger('watchdog.idleMs', options.watchdog?.idleMs ?? 60_000);
+    const idleMs = positiveInteger('watchdog.idleMs', options.watchdog?.idleMs ?? defaults.watchdogIdleMs);
     const checkIntervalMs = positiveInteger(
       'watchdog.checkIntervalMs',
       options.watchdog?.checkIntervalMs ?? Math.max(1, Math.floor(idleMs / 2)),

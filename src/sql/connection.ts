@@ -1,5 +1,6 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { Connection, type ConnectionConfiguration, Request, TYPES } from 'tedious';
+import { defaults } from '../defaults.ts';
 import { toSqlError } from './classify.ts';
 import type { SqlConnection, SqlParams, SqlParamType, SqlResult, SqlRow } from './client.ts';
 
@@ -75,12 +76,12 @@ export const openTediousConnection = (options: SqlConnectionOptions): Promise<Sq
     server: options.server,
     authentication,
     options: {
-      port: options.port ?? 1433,
+      port: options.port ?? defaults.sqlPort,
       database: options.database,
       encrypt: options.encrypt ?? true,
       trustServerCertificate: options.trustServerCertificate ?? false,
-      connectTimeout: options.connectTimeoutMs ?? 15_000,
-      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      connectTimeout: options.connectTimeoutMs ?? defaults.sqlConnectTimeoutMs,
+      requestTimeout: options.requestTimeoutMs ?? defaults.sqlRequestTimeoutMs,
       // tedious retries transient login errors itself; the pool decides about retries instead.
       maxRetriesOnTransientErrors: 0,
       ...(options.ca ? { cryptoCredentialsDetails: { ca: options.ca } } : {}),

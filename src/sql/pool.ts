@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { defaults } from '../defaults.ts';
 import { isExpiredTokenLogin, toSqlError } from './classify.ts';
 import { inTransaction, type SqlClient, type SqlConnection } from './client.ts';
 import { openTediousConnection, type SqlConnectionOptions } from './connection.ts';
@@ -49,11 +50,11 @@ const TOKEN_EXPIRY_MARGIN_MS = 60_000;
  * refreshed its cached token (it cannot be told to bypass its cache).
  */
 export const createSqlPool = (options: SqlPoolOptions): SqlPool => {
-  const max = options.max ?? 10;
+  const max = options.max ?? defaults.sqlPoolMax;
   const min = options.min ?? 0;
-  const tokenMaxAgeMs = options.tokenMaxAgeMs ?? 45 * 60_000;
-  const acquireTimeoutMs = options.acquireTimeoutMs ?? 15_000;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  const tokenMaxAgeMs = options.tokenMaxAgeMs ?? defaults.sqlTokenMaxAgeMs;
+  const acquireTimeoutMs = options.acquireTimeoutMs ?? defaults.sqlAcquireTimeoutMs;
+  const idleTimeoutMs = options.idleTimeoutMs ?? defaults.sqlIdleTimeoutMs;
   const connect = options.connect ?? openTediousConnection;
   const now = options.now ?? Date.now;
   const log = options.log;

@@ -1,0 +1,33 @@
+/**
+ * Every default of the worker in one place: the config schema, the components' own options and
+ * (through `variables` in config.ts) the README's table read them from here, so they cannot drift.
+ */
+export const defaults = {
+  /** How long start retries the first token while the identity endpoint comes up. */
+  identityStartupTimeoutMs: 60_000,
+  /** How often Key Vault secrets are re-read to pick up a rotated version. */
+  keyVaultRefreshMs: 300_000,
+  /** Messages processed at once: the receiver's credit window. */
+  serviceBusConcurrency: 32,
+  /** Upper bound of automatic lock renewal for one message. */
+  lockRenewalMaxMs: 300_000,
+  /** How long one settlement may take before it counts as failed (its lock then expires). */
+  settleTimeoutMs: 10_000,
+  /** A receiver that delivered nothing this long while messages wait counts as stalled. */
+  watchdogIdleMs: 60_000,
+  sqlPort: 1433,
+  sqlPoolMax: 10,
+  /** Pooled connections are replaced before their login token ages out (45 min). */
+  sqlTokenMaxAgeMs: 2_700_000,
+  sqlConnectTimeoutMs: 15_000,
+  sqlRequestTimeoutMs: 30_000,
+  /** How long a caller waits for a pooled connection. */
+  sqlAcquireTimeoutMs: 15_000,
+  /** An idle pooled connection is closed after this long. */
+  sqlIdleTimeoutMs: 30_000,
+  redisUrl: 'redis://127.0.0.1:6379',
+  batchMaxSize: 100,
+  batchFlushMs: 5,
+  /** Time in-flight messages get to finish on shutdown. */
+  shutdownGraceMs: 25_000,
+} as const;
