@@ -8,7 +8,7 @@ const log = pino({ name: 'migrate' });
 const { pool, target } = sqlPoolFromEnv('operator');
 log.info({ target }, 'migrating');
 try {
-  const { applied } = await migrate(pool, { log });
+  const { applied } = await migrate(pool, { logger: log });
   log.info({ applied: applied.map((m) => `${m.version}_${m.name}`) }, 'done');
 } catch (error: unknown) {
   log.error({ err: error }, 'migration failed');

@@ -29,3 +29,35 @@ export function createCloser(): Closer {
     },
   };
 }
+
+/** A component's explicit state: every change goes through `transition`, which checks and logs it. */
+export type StateMachine<S extends string> = {
+  readonly current: S;
+  /** Moves to `to`, logging `details` with the move; a move the table does not allow is a bug and throws. */
+  transition(to: S, details?: object): void;
+};
+
+/**
+ * `moves` lists, per state, the states it may move to. Each move is logged at info (lifecycle),
+ * so a log shows how a worker or consumer came to the state it is in.
+ */
+export function createStateMachine<S extends string>(options: {
+  component: string;
+  initial: S;
+  moves: Readonly<Record<S, readonly S[]>>;
+  logger: { info(obj: object, msg: string): void };
+}): StateMachine<S> {
+  let current = options.initial;
+  return {
+    get current() {
+      return current;
+    },
+    transition(to, details) {
+      if (!options.moves[current].includes(to)) {
+        throw new Error(`${options.component}: no move from '${current}' to '${to}'`);
+      }
+      options.logger.info({ ...details, from: current, to }, `${options.component} ${to}`);
+      current = to;
+    },
+  };
+}

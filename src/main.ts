@@ -16,7 +16,7 @@ try {
 
 const logger = createLogger(config.logLevel);
 const startAbort = new AbortController();
-let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+const starting = startWorker(config, { logger, signal: startAbort.signal });
 let signals = 0;
 
 const onSignal = (signal: NodeJS.Signals): void => {
@@ -30,27 +30,36 @@ const onSignal = (signal: NodeJS.Signals): void => {
     'shutting down: no new messages, draining in-flight ones',
   );
   startAbort.abort(new Error(`${signal} during start`));
-  void (worker?.close() ?? Promise.resolve()).then(
-    (failures) => {
-      for (const f of failures ?? []) logger.error({ err: f.error, step: f.name }, 'a shutdown step failed');
-      logger.info('stopped');
-      process.exit(failures && failures.length > 0 ? 1 : 0);
-    },
-    (error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
-    },
-  );
+  // A signal during start: startWorker releases what it had acquired before it rejects, so wait for
+  // it; if start got to the end anyway, close the worker it built.
+  void starting
+    .then(
+      (worker) => worker.close(),
+      () => [],
+    )
+    .then(
+      (failures) => {
+        for (const f of failures) logger.error({ err: f.error, step: f.name }, 'a shutdown step failed');
+        logger.info('stopped');
+        process.exit(failures.length > 0 ? 1 : 0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
 };
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
 
 try {
-  worker = await startWorker(config, { logger, signal: startAbort.signal });
+  await starting;
 } catch (error: unknown) {
-  if (startAbort.signal.aborted) process.exit(0);
-  logger.fatal({ err: error, code: (error as { code?: string }).code }, 'start failed');
-  // The message also goes to stderr unformatted: it carries the fix (a role, a command) for a person.
-  console.error(`start failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+  // Stopped by a signal: its handler exits once the cleanup is done.
+  if (!startAbort.signal.aborted) {
+    logger.fatal({ err: error, code: (error as { code?: string }).code }, 'start failed');
+    // The message also goes to stderr unformatted: it carries the fix (a role, a command) for a person.
+    console.error(`start failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
 }

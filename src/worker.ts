@@ -8,7 +8,7 @@ import { describeIdentity, type IdentityDescription } from './identity/describe.
 import { acquireFirstToken } from './identity/first-token.ts';
 import { createSecretClient } from './keyvault/client.ts';
 import { createSecretStore } from './keyvault/secret-store.ts';
-import { createCloser } from './lifecycle.ts';
+import { createCloser, createStateMachine } from './lifecycle.ts';
 import { createBatcher } from './pipeline/batcher.ts';
 import { createSqlWriter } from './pipeline/sql-writer.ts';
 import { checkServiceBusAccess } from './servicebus/access-check.ts';
@@ -38,7 +38,12 @@ export async function startWorker(
 ): Promise<Worker> {
   const { logger, signal } = deps;
   const closer = createCloser();
-  let state: WorkerState = 'starting';
+  const state = createStateMachine<WorkerState>({
+    component: 'worker',
+    initial: 'starting',
+    moves: { starting: ['running', 'stopped'], running: ['draining'], draining: ['stopped'], stopped: [] },
+    logger,
+  });
   try {
     const requested = { kind: config.identity.credential, clientId: config.identity.clientId };
     const credential = createCredential(requested);
@@ -92,7 +97,7 @@ export async function startWorker(
       encrypt: config.sql.encrypt,
       max: config.sql.poolMax,
       tokenMaxAgeMs: config.sql.tokenMaxAgeMs,
-      log: logger.child({ component: 'sql' }),
+      logger: logger.child({ component: 'sql' }),
     });
     closer.add('sql pool', () => pool.close());
     // Fail the start, not the first message, when the database is unreachable, the user is missing
@@ -107,7 +112,7 @@ export async function startWorker(
     const writer = createSqlWriter({
       db: pool,
       handlers: orderHandlers,
-      log: logger.child({ component: 'writer' }),
+      logger: logger.child({ component: 'writer' }),
     });
     const batcher = createBatcher({
       maxBatchSize: config.batch.maxSize,
@@ -145,27 +150,26 @@ export async function startWorker(
     // Closed first on shutdown: stop receiving and drain, while the batcher and pool still write.
     closer.add('consumer', () => consumer.close());
 
-    state = 'running';
-    logger.info(
-      { entity: config.serviceBus.entity, concurrency: config.serviceBus.concurrency },
-      'worker running',
-    );
+    state.transition('running', {
+      entity: config.serviceBus.entity,
+      concurrency: config.serviceBus.concurrency,
+    });
     return {
       get state() {
-        return state;
+        return state.current;
       },
       identity,
       consumer,
       async close() {
-        state = 'draining';
+        if (state.current === 'running') state.transition('draining');
         const failures = await closer.closeAll();
-        state = 'stopped';
+        if (state.current === 'draining') state.transition('stopped');
         return failures;
       },
     };
   } catch (error: unknown) {
     await closer.closeAll();
-    state = 'stopped';
+    state.transition('stopped');
     throw error;
   }
 }

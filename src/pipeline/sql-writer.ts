@@ -11,7 +11,7 @@ export type SqlWriterOptions = {
   db: SqlClient;
   handlers: readonly SqlWriteHandler[];
   /** @defaultValue no logging */
-  log?: Pick<Logger, 'warn' | 'error' | 'debug'>;
+  logger?: Pick<Logger, 'warn' | 'error' | 'debug'>;
 };
 
 export type SqlWriter = {
@@ -43,7 +43,7 @@ const describe = (e: SqlError): string =>
  * still commit; a transient error sends the whole (sub-)batch back for a later retry.
  */
 export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
-  const { db, log } = options;
+  const { db, logger: log } = options;
   const handlers = new Map(options.handlers.map((h) => [h.type, h]));
 
   const writeOnce = (batch: readonly CloudEvent[]): Promise<void> =>

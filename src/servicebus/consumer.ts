@@ -5,6 +5,7 @@ import type {
   ServiceBusReceiverOptions,
 } from '@azure/service-bus';
 import type { Logger } from 'pino';
+import { createStateMachine } from '../lifecycle.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
 import {
   ConsumerError,
@@ -44,7 +45,12 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const o = resolveConsumerOptions(options);
   const logger = o.logger.child({ entity: entityPath(o.entity) });
   const counts = { received: 0, completed: 0, deadLettered: 0, abandoned: 0, deferred: 0, settleFailures: 0 };
-  let state: ConsumerState = 'idle';
+  const state = createStateMachine<ConsumerState>({
+    component: 'consumer',
+    initial: 'idle',
+    moves: { idle: ['running', 'closed'], running: ['draining'], draining: ['closed'], closed: [] },
+    logger,
+  });
   let receiver: ConsumerReceiver | undefined;
   let subscription: { close(): Promise<void> } | undefined;
   let watchdog: ReceiverWatchdog | undefined;
@@ -138,7 +144,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     });
     const work = (async () => {
       // Credit already granted can still bring messages after close began: hand them straight back.
-      if (state !== 'running') {
+      if (state.current !== 'running') {
         await settleOnce(from, message, { kind: 'abandon', error: new Error('consumer is closing') }, log);
         return;
       }
@@ -215,9 +221,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
 
   return {
     async start() {
-      if (state === 'running') return;
-      if (state !== 'idle') throw new ConsumerError('Closed', 'the consumer was closed; create a new one');
-      state = 'running';
+      if (state.current === 'running') return;
+      if (state.current !== 'idle')
+        throw new ConsumerError('Closed', 'the consumer was closed; create a new one');
+      // Running before the first message can arrive: one that finds the consumer not running is handed back.
+      state.transition('running', { concurrency: o.concurrency });
       subscribe();
       if (o.watchdog) {
         watchdog = createReceiverWatchdog({
@@ -226,9 +234,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           inFlight: () => inFlight.size,
           hasWaitingMessages,
           recreate: async () => {
-            if (state !== 'running') return;
+            if (state.current !== 'running') return;
             await closeReceiver();
-            if (state !== 'running') return;
+            if (state.current !== 'running') return;
             subscribe();
             receiverRestarts++;
           },
@@ -237,18 +245,16 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         });
         watchdog.start(o.watchdog.checkIntervalMs);
       }
-      logger.info({ concurrency: o.concurrency }, 'consumer started');
     },
 
     close() {
       closing ??= (async () => {
-        if (state === 'idle') {
-          state = 'closed';
+        if (state.current === 'idle') {
+          state.transition('closed');
           return;
         }
-        state = 'draining';
+        state.transition('draining', { inFlight: inFlight.size });
         watchdog?.stop();
-        logger.info({ inFlight: inFlight.size }, 'consumer draining');
         try {
           await subscription?.close();
         } catch (error: unknown) {
@@ -267,14 +273,13 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           await settled();
         }
         await closeReceiver();
-        state = 'closed';
-        logger.info(counts, 'consumer closed');
+        state.transition('closed', counts);
       })();
       return closing;
     },
 
     stats: () => ({
-      state,
+      state: state.current,
       inFlight: inFlight.size,
       ...counts,
       receiverRestarts,

@@ -29,7 +29,7 @@ export const loadMigrations = async (
 
 export type MigrateOptions = {
   /** @defaultValue no logging */
-  log?: Pick<Logger, 'info'>;
+  logger?: Pick<Logger, 'info'>;
   /** @defaultValue loadMigrations() */
   migrations?: readonly Migration[];
 };
@@ -61,9 +61,9 @@ export const migrate = async (
     });
     if (done) {
       applied.push(m);
-      options.log?.info({ version: m.version, migration: m.name }, 'migration applied');
+      options.logger?.info({ version: m.version, migration: m.name }, 'migration applied');
     }
   }
-  if (applied.length === 0) options.log?.info({ migrations: migrations.length }, 'schema is up to date');
+  if (applied.length === 0) options.logger?.info({ migrations: migrations.length }, 'schema is up to date');
   return { applied };
 };

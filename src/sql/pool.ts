@@ -23,7 +23,7 @@ export type SqlPoolOptions = SqlConnectionOptions & {
   /** Idle connections above `min` are closed after this long. @defaultValue 30000 */
   idleTimeoutMs?: number;
   /** @defaultValue a silent logger */
-  log?: Logger;
+  logger?: Logger;
   /** Opens a connection; tests inject fakes. @defaultValue openTediousConnection */
   connect?: (options: SqlConnectionOptions) => Promise<SqlConnection>;
   /** @defaultValue Date.now */
@@ -57,7 +57,7 @@ export const createSqlPool = (options: SqlPoolOptions): SqlPool => {
   const idleTimeoutMs = options.idleTimeoutMs ?? defaults.sqlIdleTimeoutMs;
   const connect = options.connect ?? openTediousConnection;
   const now = options.now ?? Date.now;
-  const log = options.log;
+  const log = options.logger;
   const idle: Entry[] = [];
   const busy = new Map<SqlConnection, Entry>();
   const waiters: Waiter[] = [];

@@ -8,6 +8,8 @@ const mainPath = new URL('../../src/main.ts', import.meta.url).pathname;
 function runMain(
   env: Record<string, string>,
   timeoutMs = 20_000,
+  /** Sees the output so far, and may signal the process. */
+  watch?: (stdout: string, signal: (s: NodeJS.Signals) => void) => void,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [mainPath], {
@@ -18,6 +20,7 @@ function runMain(
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
+      watch?.(stdout, (signal) => child.kill(signal));
     });
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -66,5 +69,37 @@ describe('starting the worker process', () => {
     expect(result.stderr).toContain(`user-assigned managed identity with client id ${clientId}`);
     expect(result.stderr).toContain('Identity not found');
     expect(result.stdout + result.stderr).not.toMatch(/eyJ[\w-]+\.eyJ/); // no JWT in any output
+  });
+
+  it('on a signal during start, releases what start acquired before it exits', async () => {
+    let signalled = false;
+    const result = await runMain(
+      {
+        ...valid,
+        IDENTITY_ENDPOINT: identity.endpoint,
+        IDENTITY_HEADER: identity.header,
+        AZURE_CLIENT_ID: '99999999-2222-3333-4444-555555555555',
+        IDENTITY_STARTUP_TIMEOUT_MS: '60000',
+      },
+      30_000,
+      (stdout, signal) => {
+        // Still starting: the first token is being retried.
+        if (!signalled && stdout.includes('identity endpoint not ready; retrying')) {
+          signalled = true;
+          signal('SIGTERM');
+        }
+      },
+    );
+    expect(signalled).toBe(true);
+    expect(result.code).toBe(0);
+    const messages = result.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { msg: string }).msg);
+    // 'worker stopped' is logged once start's cleanup has run; the process exits only after it.
+    expect(messages.indexOf('worker stopped')).toBeGreaterThan(
+      messages.indexOf('shutting down: no new messages, draining in-flight ones'),
+    );
+    expect(messages.at(-1)).toBe('stopped');
   });
 });
