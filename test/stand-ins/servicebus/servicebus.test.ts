@@ -2,14 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalCa } from '../stand-ins/ca.ts';
-import {
-  type IdentityStandIn,
-  startIdentityStandIn,
-  type UserAssignedIdentity,
-} from '../stand-ins/identity.ts';
-import { type ServiceBusStandIn, startServiceBusStandIn } from '../stand-ins/servicebus/index.ts';
-import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
+import { createLocalCa } from '../ca.ts';
+import { type IdentityStandIn, startIdentityStandIn, type UserAssignedIdentity } from '../identity.ts';
+import { trustCertificateAuthority } from '../tls-trust.ts';
+import { type ServiceBusStandIn, startServiceBusStandIn } from './index.ts';
 
 let identity: IdentityStandIn;
 let bus: ServiceBusStandIn;

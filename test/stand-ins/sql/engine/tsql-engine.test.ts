@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createPgliteEngine } from '../stand-ins/sql/engine/index.ts';
-import type { SqlEngine, SqlParam, SqlSession, StatementResult } from '../stand-ins/sql/engine-api.ts';
+import type { SqlEngine, SqlParam, SqlSession, StatementResult } from '../engine-api.ts';
+import { createPgliteEngine } from './index.ts';
 
 let engine: SqlEngine;
 let admin: SqlSession;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createCatalog } from '../stand-ins/sql/engine/catalog.ts';
-import type { DeclaredParam } from '../stand-ins/sql/engine/context.ts';
-import { tokenize } from '../stand-ins/sql/engine/lexer.ts';
-import { type Plan, translateBatch } from '../stand-ins/sql/engine/statements.ts';
-import { parseDeclaredType } from '../stand-ins/sql/engine/types.ts';
+import { createCatalog } from './catalog.ts';
+import type { DeclaredParam } from './context.ts';
+import { tokenize } from './lexer.ts';
+import { type Plan, translateBatch } from './statements.ts';
+import { parseDeclaredType } from './types.ts';
 
 const declare = (params: Record<string, string>): Map<string, DeclaredParam> =>
   new Map(

@@ -9,11 +9,11 @@ import {
   TYPES,
 } from 'tedious';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAzure } from '../helpers/azure-stand-ins.ts';
-import { createLocalCa, type LocalCa } from '../stand-ins/ca.ts';
-import type { IdentityStandIn, UserAssignedIdentity } from '../stand-ins/identity.ts';
-import { type SqlStandIn, startSqlStandIn } from '../stand-ins/sql/index.ts';
-import { type CannedEngine, createCannedEngine } from '../stand-ins/sql/tds/canned-engine.ts';
+import { startLocalAzure } from '../../helpers/azure-stand-ins.ts';
+import { createLocalCa, type LocalCa } from '../ca.ts';
+import type { IdentityStandIn, UserAssignedIdentity } from '../identity.ts';
+import { type SqlStandIn, startSqlStandIn } from './index.ts';
+import { type CannedEngine, createCannedEngine } from './tds/canned-engine.ts';
 
 let identity: IdentityStandIn;
 let ca: LocalCa;

@@ -1,12 +1,12 @@
 import { ManagedIdentityCredential } from '@azure/identity';
 import { Connection, type ConnectionConfiguration, Request, RequestError, TYPES } from 'tedious';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAzure } from '../helpers/azure-stand-ins.ts';
-import type { LocalCa } from '../stand-ins/ca.ts';
-import type { IdentityStandIn, UserAssignedIdentity } from '../stand-ins/identity.ts';
-import { createPgliteEngine } from '../stand-ins/sql/engine/index.ts';
-import type { SqlEngine } from '../stand-ins/sql/engine-api.ts';
-import { type SqlStandIn, startSqlStandIn } from '../stand-ins/sql/index.ts';
+import { startLocalAzure } from '../../helpers/azure-stand-ins.ts';
+import type { LocalCa } from '../ca.ts';
+import type { IdentityStandIn, UserAssignedIdentity } from '../identity.ts';
+import { createPgliteEngine } from './engine/index.ts';
+import type { SqlEngine } from './engine-api.ts';
+import { type SqlStandIn, startSqlStandIn } from './index.ts';
 
 let identity: IdentityStandIn;
 let ca: LocalCa;
