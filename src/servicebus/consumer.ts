@@ -13,7 +13,7 @@ import {
   type ConsumerStats,
   resolveConsumerOptions,
 } from './consumer-options.ts';
-import { parseCloudEvent } from './envelope.ts';
+import { cloudEventReceiverOptions, parseCloudEvent } from './envelope.ts';
 import { describeError, type SettlementReport, settle } from './settle.ts';
 import { createReceiverWatchdog, type ReceiverWatchdog } from './watchdog.ts';
 
@@ -58,8 +58,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const receiverOptions: ServiceBusReceiverOptions = {
     receiveMode: 'peekLock',
     maxAutoLockRenewalDurationInMs: o.lockRenewalMaxMs,
-    // Raw bytes let the envelope tell bad UTF-8 and bad JSON apart, instead of the SDK's silent fallback.
-    skipParsingBodyAsJson: true,
+    ...cloudEventReceiverOptions,
   };
 
   const createReceiver = (): ConsumerReceiver =>
