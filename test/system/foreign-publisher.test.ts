@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { ServiceBusClient, ServiceBusMessage } from '@azure/service-bus';
+import type { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
 import type { SqlPool } from '../../src/sql/pool.ts';
+import { foreignBinary, foreignStructured } from '../helpers/foreign-messages.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 import type { LocalStack } from '../stand-ins/stack.ts';
@@ -36,24 +37,9 @@ const order = (patch: { customerId?: string; sku?: string } = {}) => ({
   lines: [{ sku: patch.sku ?? 'SKU-1', quantity: 1, unitPrice: '9.99' }],
 });
 
-const structured = (id: string, data: unknown): ServiceBusMessage => ({
-  messageId: id,
-  contentType: 'application/cloudevents+json',
-  body: { specversion: '1.0', id, source: '/foreign', type: orderPlacedType, data },
-});
-
-const binary = (id: string, data: unknown, properties: Record<string, unknown>): ServiceBusMessage => ({
-  messageId: id,
-  contentType: 'application/json',
-  body: Buffer.from(JSON.stringify(data)),
-  applicationProperties: {
-    'cloudEvents:specversion': '1.0',
-    'cloudEvents:id': id,
-    'cloudEvents:source': '/foreign',
-    'cloudEvents:type': orderPlacedType,
-    ...properties,
-  } as ServiceBusMessage['applicationProperties'],
-});
+const structured = (id: string, data: unknown) => foreignStructured(id, orderPlacedType, data);
+const binary = (id: string, data: unknown, properties: Record<string, unknown>) =>
+  foreignBinary(id, orderPlacedType, data, properties);
 
 const handled = (queue: string) =>
   stack.serviceBus.completedMessageIds(queue).length + stack.serviceBus.deadLetters(queue).length;
