@@ -210,3 +210,9 @@ export async function startServiceBusTarget(): Promise<ServiceBusTarget> {
     },
   };
 }
+
+/**
+ * The Redis the target's tests use: the Redis container, or the shared local one (never flush or
+ * reconfigure it; a test that must, starts its own). Key prefixes keep tests apart on either.
+ */
+export const redisUrl = (): string => inject('containers')?.redis.url ?? 'redis://127.0.0.1:6379';
