@@ -75,6 +75,8 @@ export function datetimeOffsetProblem(text: string, precision: number): string |
   }
   // Milliseconds decide the range; digits beyond them never cross a bound that ends in .999.
   const ms = new Date(text.replace(/(\.\d{3})\d+/, '$1')).getTime();
+  // A time JS cannot read (a leap second) is refused by the format check already.
+  if (Number.isNaN(ms)) return undefined;
   if (!(ms >= minUtcMs && ms <= maxUtcMs)) {
     return 'expected a time between 0001-01-01 and 9999-12-31 in UTC (DATETIMEOFFSET)';
   }
