@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceBusClient } from '@azure/service-bus';
+import { CloudEvent, HTTP } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
 import type { SqlPool } from '../../src/sql/pool.ts';
@@ -106,6 +107,42 @@ describe('messages from a foreign publisher', () => {
       id: { type: 'uniqueidentifier', value: fits.orderId },
     });
     expect(row.rows[0]?.CustomerId).toBe('c'.repeat(128));
+  });
+
+  it('reads structured events as the cloudevents library serialises them, and bounds them the same', async () => {
+    const queue = stack.file.serviceBus.queue;
+    const before = handled(queue);
+    // The library's HTTP structured serialisation, sent as bytes and as a string body.
+    const fromLibrary = (data: ReturnType<typeof order>) => {
+      const event = new CloudEvent({ id: randomUUID(), source: '/library', type: orderPlacedType, data });
+      const message = HTTP.structured(event);
+      return {
+        id: event.id,
+        contentType: message.headers['content-type'] as string,
+        body: String(message.body),
+      };
+    };
+    const valid = order();
+    const tooLong = order({ customerId: 'c'.repeat(500) });
+    const asBytes = fromLibrary(valid);
+    const asString = fromLibrary(order());
+    const refused = fromLibrary(tooLong);
+    const sender = publisher.createSender(queue);
+    await sender.sendMessages([
+      { messageId: asBytes.id, contentType: asBytes.contentType, body: Buffer.from(asBytes.body) },
+      { messageId: asString.id, contentType: asString.contentType, body: asString.body },
+      { messageId: refused.id, contentType: refused.contentType, body: Buffer.from(refused.body) },
+    ]);
+    await sender.close();
+    await settled(queue, before + 3);
+
+    expect(await stored(valid.orderId)).toBe(1);
+    expect(await inboxTime(asString.id)).toHaveLength(1);
+    expect(stack.serviceBus.deadLetters(queue).find((d) => d.messageId === refused.id)).toMatchObject({
+      reason: 'ValidationFailed',
+      description: 'data.customerId: expected at most 128 UTF-16 code units (NVARCHAR(128))',
+    });
+    expect(await stored(tooLong.orderId)).toBe(0);
   });
 
   it('reads every AMQP type the CloudEvents binding maps in binary mode, and refuses a time that is a number', async () => {
