@@ -1,11 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import {
-  AzureServiceBusContainer,
-  type StartedAzureServiceBusContainer,
-} from '@testcontainers/azureservicebus';
-import { MSSQLServerContainer, type StartedMSSQLServerContainer } from '@testcontainers/mssqlserver';
-import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
-import { getContainerRuntimeClient } from 'testcontainers';
+import type { StartedAzureServiceBusContainer } from '@testcontainers/azureservicebus';
+import type { StartedMSSQLServerContainer } from '@testcontainers/mssqlserver';
+import type { StartedRedisContainer } from '@testcontainers/redis';
 import type { TestProject } from 'vitest/node';
 
 /**
@@ -68,6 +64,7 @@ let started: {
 /** Why no container can run here, or undefined when a runtime answers. */
 async function runtimeProblem(): Promise<string | undefined> {
   try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
     await getContainerRuntimeClient();
     return undefined;
   } catch (error: unknown) {
@@ -85,6 +82,12 @@ export async function setup(project: TestProject): Promise<void> {
     );
     return;
   }
+  // Loaded only here: the default run needs none of the container libraries.
+  const [{ MSSQLServerContainer }, { AzureServiceBusContainer }, { RedisContainer }] = await Promise.all([
+    import('@testcontainers/mssqlserver'),
+    import('@testcontainers/azureservicebus'),
+    import('@testcontainers/redis'),
+  ]);
   // A password made for this run: the container is local and gone when the run ends.
   const password = `Kw1!${randomBytes(12).toString('base64url')}`;
   const [sql, bus, redis] = await Promise.all([
