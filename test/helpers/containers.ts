@@ -90,15 +90,27 @@ export async function setup(project: TestProject): Promise<void> {
   ]);
   // A password made for this run: the container is local and gone when the run ends.
   const password = `Kw1!${randomBytes(12).toString('base64url')}`;
-  const [sql, bus, redis] = await Promise.all([
+  const results = await Promise.allSettled([
     new MSSQLServerContainer(sqlServerImage).acceptLicense().withPassword(password).start(),
     new AzureServiceBusContainer(serviceBusEmulatorImage)
       .acceptLicense()
       .withConfig(emulatorConfig())
       .start(),
     new RedisContainer(redisImage).start(),
-  ]);
-  started = { sql, bus, redis };
+  ] as const);
+  const [sqlResult, busResult, redisResult] = results;
+  started = {
+    ...(sqlResult.status === 'fulfilled' && { sql: sqlResult.value }),
+    ...(busResult.status === 'fulfilled' && { bus: busResult.value }),
+    ...(redisResult.status === 'fulfilled' && { redis: redisResult.value }),
+  };
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed || !started.sql || !started.bus || !started.redis) {
+    // One that did not start stops the others: nothing is left running after a failed setup.
+    await teardown();
+    throw failed?.reason ?? new Error('a container did not start');
+  }
+  const { sql, bus, redis } = started;
   console.log(`[containers] running: ${sqlServerImage}, ${serviceBusEmulatorImage}, ${redisImage}`);
   project.provide('containers', {
     sql: { host: sql.getHost(), port: sql.getPort(), user: sql.getUsername(), password: sql.getPassword() },
