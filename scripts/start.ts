@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { variables } from '../src/config.ts';
 import { type LocalStack, startLocalStack } from '../test/stand-ins/stack.ts';
+import { caBundleFor } from '../test/stand-ins/tls-trust.ts';
 import { findLocalStack, stackDir } from './lib/local-stack.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -32,7 +33,12 @@ const fromStack: Record<string, string> = {
   IDENTITY_ENDPOINT: stack.identityEndpoint,
   IDENTITY_HEADER: stack.identityHeader,
   AZURE_CLIENT_ID: stack.identities.worker.clientId,
-  NODE_EXTRA_CA_CERTS: stack.caCertPath,
+  // The stack's CA beside the one the user trusts already (a SQL Server container's, a proxy's).
+  NODE_EXTRA_CA_CERTS: caBundleFor({
+    stackCaPath: stack.caCertPath,
+    userCaPath: process.env.NODE_EXTRA_CA_CERTS,
+    dir: stackDir,
+  }),
   KEY_VAULT_URL: stack.keyVault.url,
   KEY_VAULT_SECRETS: stack.keyVault.secrets.join(','),
   SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: stack.serviceBus.fullyQualifiedNamespace,

@@ -48,6 +48,8 @@ export type Config = Readonly<{
     poolMax: number;
     /** Connections are replaced before their login token ages out. @defaultValue 2700000 (45 min) */
     tokenMaxAgeMs: number;
+    /** Accept a certificate no trusted CA signed (a SQL Server container's own), still encrypted. @defaultValue false */
+    trustServerCertificate: boolean;
   }>;
   redis: Readonly<{
     /** @defaultValue 'redis://127.0.0.1:6379' */
@@ -90,6 +92,8 @@ export const variables = {
   SQL_ENCRYPT: "'true' (default) or 'false' (local SQL Server containers only)",
   SQL_POOL_MAX: `connections in the pool (default ${defaults.sqlPoolMax})`,
   SQL_TOKEN_MAX_AGE_MS: `connections are replaced after this age, before their token expires (default ${defaults.sqlTokenMaxAgeMs})`,
+  SQL_TRUST_SERVER_CERTIFICATE:
+    "'true' accepts the server's self-signed certificate, still encrypted (local SQL Server containers only; default 'false')",
   REDIS_URL: `Redis for the retry queue (default ${defaults.redisUrl})`,
   BATCH_MAX_SIZE: `messages written in one SQL transaction (default ${defaults.batchMaxSize})`,
   BATCH_FLUSH_MS: `how long a batch waits to fill, in ms (default ${defaults.batchFlushMs})`,
@@ -182,6 +186,7 @@ const schema = z.object({
   SQL_ENCRYPT: oneOf(['true', 'false'], 'true'),
   SQL_POOL_MAX: int(defaults.sqlPoolMax, 1, 1_000),
   SQL_TOKEN_MAX_AGE_MS: int(defaults.sqlTokenMaxAgeMs, 10_000),
+  SQL_TRUST_SERVER_CERTIFICATE: oneOf(['true', 'false'], 'false'),
   REDIS_URL: optional.refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'expected redis://HOST:PORT'),
   BATCH_MAX_SIZE: int(defaults.batchMaxSize, 1, 5_000),
   BATCH_FLUSH_MS: int(defaults.batchFlushMs, 0, 60_000),
@@ -230,10 +235,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (e.KEY_VAULT_SECRETS.length > 0 && !e.KEY_VAULT_URL) {
     problems.push({ variable: 'KEY_VAULT_URL', problem: 'is required when KEY_VAULT_SECRETS is set' });
   }
+  const azureSql = /\.database\.(windows\.net|azure\.com|chinacloudapi\.cn|usgovcloudapi\.net)$/i.test(
+    e.SQL_SERVER,
+  );
   let auth: SqlAuth = { kind: 'token' };
   if (e.SQL_AUTH === 'password') {
     // A password is a secret: allowed only for a local SQL Server container, never for Azure SQL.
-    if (/\.database\.(windows\.net|azure\.com|chinacloudapi\.cn|usgovcloudapi\.net)$/i.test(e.SQL_SERVER)) {
+    if (azureSql) {
       problems.push({
         variable: 'SQL_AUTH',
         problem: "'password' is for local SQL Server only; Azure SQL uses the managed identity",
@@ -245,6 +253,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     auth = { kind: 'password', user: e.SQL_USER ?? '', password: e.SQL_PASSWORD ?? '' };
   } else if (e.SQL_USER || e.SQL_PASSWORD) {
     problems.push({ variable: 'SQL_PASSWORD', problem: 'is only read with SQL_AUTH=password; remove it' });
+  }
+  if (e.SQL_TRUST_SERVER_CERTIFICATE === 'true' && azureSql) {
+    // Azure SQL has a certificate a public CA signed: skipping the check would only let an impostor in.
+    problems.push({
+      variable: 'SQL_TRUST_SERVER_CERTIFICATE',
+      problem: "'true' is for local SQL Server only; Azure SQL's certificate is always verified",
+    });
   }
   if (problems.length > 0 || entity === undefined) throw new ConfigError(problems);
 
@@ -270,6 +285,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       encrypt: e.SQL_ENCRYPT === 'true',
       poolMax: e.SQL_POOL_MAX,
       tokenMaxAgeMs: e.SQL_TOKEN_MAX_AGE_MS,
+      trustServerCertificate: e.SQL_TRUST_SERVER_CERTIFICATE === 'true',
     },
     redis: { url: e.REDIS_URL ?? defaults.redisUrl },
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },

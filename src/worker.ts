@@ -95,6 +95,7 @@ export async function startWorker(
       database: config.sql.database,
       authentication,
       encrypt: config.sql.encrypt,
+      trustServerCertificate: config.sql.trustServerCertificate,
       max: config.sql.poolMax,
       tokenMaxAgeMs: config.sql.tokenMaxAgeMs,
       logger: logger.child({ component: 'sql' }),

@@ -16,7 +16,7 @@ import {
   resolveConsumerOptions,
 } from './consumer-options.ts';
 import { entityPath } from './entity.ts';
-import { parseCloudEvent } from './envelope.ts';
+import { cloudEventReceiverOptions, parseCloudEvent } from './envelope.ts';
 import { serviceBusCode } from './errors.ts';
 import { describeError, type SettlementReport, settle } from './settle.ts';
 import { createReceiverWatchdog, type ReceiverWatchdog } from './watchdog.ts';
@@ -64,8 +64,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const receiverOptions: ServiceBusReceiverOptions = {
     receiveMode: 'peekLock',
     maxAutoLockRenewalDurationInMs: o.lockRenewalMaxMs,
-    // Raw bytes let the envelope tell bad UTF-8 and bad JSON apart, instead of the SDK's silent fallback.
-    skipParsingBodyAsJson: true,
+    ...cloudEventReceiverOptions,
   };
 
   const createReceiver = (): ConsumerReceiver =>

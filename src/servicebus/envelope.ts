@@ -2,7 +2,21 @@ import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/servic
 import { z } from 'zod';
 import type { EventSchemas } from '../handlers/registry.ts';
 import type { CloudEvent } from '../pipeline/cloud-event.ts';
+import { datetimeOffset, nvarchar } from '../sql/column-bounds.ts';
 import { describeIssues, formatPath, truncate } from './describe-issues.ts';
+
+/** NVARCHAR lengths of the dbo.Inbox columns the event's attributes are written to. */
+export const inboxColumns = { id: 128, type: 256, source: 1024 } as const;
+
+/**
+ * Options every receiver of CloudEvents needs. With `skipConvertingDate` the SDK hands an AMQP
+ * timestamp over as a Date and a number stays a number, so `cloudEvents:time` is unambiguous.
+ */
+export const cloudEventReceiverOptions = {
+  // Raw bytes let the envelope tell bad UTF-8 and bad JSON apart, instead of the SDK's silent fallback.
+  skipParsingBodyAsJson: true,
+  skipConvertingDate: true,
+} as const;
 
 /** How the CloudEvents AMQP binding carries an event: all in the body, or attributes in properties. */
 export type ContentMode = 'structured' | 'binary';
@@ -31,13 +45,15 @@ const traceparentPattern = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
 const absoluteUri = /^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$/;
 
 const text = (what: string) => z.string(`expected ${what}`).min(1, `expected ${what}`);
+// id, type, source and time are stored in dbo.Inbox: bounded by its columns (invariant 6).
+const column = (n: number, what: string) => nvarchar(n, what).min(1, `expected ${what}`);
 
 const attributesSchema = z.object({
   specversion: z.literal('1.0', 'expected "1.0"'),
-  id: text('a non-empty string'),
-  source: text('a non-empty URI-reference'),
-  type: text('a non-empty string'),
-  time: z.iso.datetime({ offset: true, message: 'expected an RFC 3339 timestamp' }).optional(),
+  id: column(inboxColumns.id, 'a non-empty string'),
+  source: column(inboxColumns.source, 'a non-empty URI-reference'),
+  type: column(inboxColumns.type, 'a non-empty string'),
+  time: datetimeOffset(7, 'expected an RFC 3339 timestamp, or an AMQP timestamp in binary mode').optional(),
   subject: text('a non-empty string').optional(),
   datacontenttype: text('a media type').optional(),
   dataschema: z.string().regex(absoluteUri, 'expected an absolute URI').optional(),
@@ -119,6 +135,15 @@ function structuredAttributes(message: ReceivedMessageLike): Step<{ raw: Record<
   return { ok: true, value: { raw: value } };
 }
 
+/**
+ * The binding carries a Timestamp as an AMQP timestamp (a Date, with `skipConvertingDate`) or as its
+ * RFC 3339 string; both must be read. An invalid Date stays a Date, refused by the schema.
+ * Attributes of the other mapped types (boolean, long, binary) are extensions the worker does not
+ * store; the String and URI attributes it stores must be AMQP strings.
+ */
+const canonicalTimestamp = (value: unknown): unknown =>
+  value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : value;
+
 function binaryAttributes(message: ReceivedMessageLike): Step<{ raw: Record<string, unknown> }> {
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(message.applicationProperties ?? {})) {
@@ -128,8 +153,8 @@ function binaryAttributes(message: ReceivedMessageLike): Step<{ raw: Record<stri
         ? legacyPrefix
         : '';
     if (!prefix) continue;
-    // The binding maps timestamps to AMQP timestamp, which the SDK decodes to a Date.
-    raw[key.slice(prefix.length)] = value instanceof Date ? value.toISOString() : value;
+    const name = key.slice(prefix.length);
+    raw[name] = name === 'time' ? canonicalTimestamp(value) : value;
   }
   if (Object.keys(raw).length === 0) {
     return fail(

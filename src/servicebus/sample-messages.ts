@@ -9,7 +9,8 @@ export type InvalidKind =
   | 'InvalidEnvelope:missing-source'
   | 'InvalidEnvelope:id-mismatch'
   | 'UnknownType'
-  | 'ValidationFailed';
+  | 'ValidationFailed'
+  | 'ValidationFailed:beyond-column';
 
 export const invalidKinds: readonly InvalidKind[] = [
   'InvalidJson',
@@ -17,6 +18,7 @@ export const invalidKinds: readonly InvalidKind[] = [
   'InvalidEnvelope:id-mismatch',
   'UnknownType',
   'ValidationFailed',
+  'ValidationFailed:beyond-column',
 ];
 
 /** The dead-letter reason the consumer gives a message broken as `kind`. */
@@ -48,6 +50,13 @@ export function brokenMessage(
       return { ...event, type: `${event.type}.unknown` };
     case 'ValidationFailed':
       return { ...event, data: { ...(event.data as object), orderId: 'not-a-uuid' } };
+    case 'ValidationFailed:beyond-column': {
+      // A value the column would cut (NVARCHAR(128)) or could not hold (INT): refused, never stored altered.
+      const data = event.data as Record<string, unknown>;
+      return 'customerId' in data
+        ? { ...event, data: { ...data, customerId: 'c'.repeat(500) } }
+        : { ...event, data: { ...data, version: 2 ** 31 } };
+    }
   }
 }
 

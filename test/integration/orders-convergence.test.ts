@@ -1,40 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
+import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
-import { createSqlWriter, type SqlWriter } from '../../src/pipeline/sql-writer.ts';
-import { type SqlClient, singleConnectionClient } from '../../src/sql/client.ts';
-import { migrate } from '../../src/sql/migrate.ts';
-import { connectEngine } from '../stand-ins/sql/engine/connection.ts';
-import { createPgliteEngine } from '../stand-ins/sql/engine/index.ts';
-import type { SqlEngine } from '../stand-ins/sql/engine-api.ts';
-import { placedEvent, statusEvent } from './sql-fixtures.ts';
+import { placedEvent, statusEvent, useEngineWriter } from './sql-fixtures.ts';
 
-// The engine directly (no TDS): this property runs hundreds of batches; the wire is covered in sql-writer.test.ts.
-let engine: SqlEngine;
-let db: SqlClient;
-let writer: SqlWriter;
-
-beforeAll(async () => {
-  engine = await createPgliteEngine();
-  db = singleConnectionClient(await connectEngine(engine, 'dbo'));
-  await migrate(db);
-  writer = createSqlWriter({ db, handlers: orderHandlers });
-});
-
-afterAll(async () => {
-  await engine.close();
-});
+const sql = useEngineWriter();
 
 const STATUSES = ['paid', 'shipped', 'cancelled'] as const;
 
 const row = async (orderId: string) => {
-  const r = await db.query(
+  const r = await sql.db.query(
     'SELECT CustomerId, Currency, PlacedAt, Total, Status, StatusVersion FROM dbo.Orders WHERE OrderId = @id',
     { id: { type: 'uniqueidentifier', value: orderId } },
   );
-  const lines = await db.query(
+  const lines = await sql.db.query(
     'SELECT LineNumber, Sku, Quantity, UnitPrice FROM dbo.OrderLines WHERE OrderId = @id ORDER BY LineNumber',
     {
       id: { type: 'uniqueidentifier', value: orderId },
@@ -71,7 +50,7 @@ describe('orders converge', () => {
         };
         // The reference: each event once, in the natural order, in one batch.
         const reference = randomUUID();
-        await writer.writeBatch(events(reference));
+        await sql.writer.writeBatch(events(reference));
         const expected = await row(reference);
 
         const orderId = randomUUID();
@@ -88,7 +67,7 @@ describe('orders converge', () => {
         let start = 0;
         for (const cut of [...h.cuts, shuffled.length]) {
           const end = Math.min(shuffled.length, start + 1 + cut);
-          const outcomes = await writer.writeBatch(shuffled.slice(start, end));
+          const outcomes = await sql.writer.writeBatch(shuffled.slice(start, end));
           for (const o of outcomes.values()) expect(o).toEqual({ kind: 'complete' });
           start = end;
           if (start >= shuffled.length) break;

@@ -63,6 +63,23 @@ describe('configuration from the environment', () => {
     expect(error.message).toMatch(/SQL_AUTH: 'password' is for local SQL Server only/);
   });
 
+  it('refuses to skip the certificate check of Azure SQL', () => {
+    const error = problemsOf({ ...minimal, SQL_TRUST_SERVER_CERTIFICATE: 'true' });
+    expect(error.message).toMatch(/SQL_TRUST_SERVER_CERTIFICATE: 'true' is for local SQL Server only/);
+  });
+
+  it('trusts a local SQL Server certificate only when asked, keeping the connection encrypted', () => {
+    const local = { ...minimal, SQL_SERVER: 'localhost' };
+    expect(loadConfig(local).sql).toMatchObject({ encrypt: true, trustServerCertificate: false });
+    expect(loadConfig({ ...local, SQL_TRUST_SERVER_CERTIFICATE: 'true' }).sql).toMatchObject({
+      encrypt: true,
+      trustServerCertificate: true,
+    });
+    expect(problemsOf({ ...local, SQL_TRUST_SERVER_CERTIFICATE: 'yes' }).message).toMatch(
+      /SQL_TRUST_SERVER_CERTIFICATE: expected one of true, false/,
+    );
+  });
+
   it('refuses the master database, where the identity has no user', () => {
     expect(problemsOf({ ...minimal, SQL_DATABASE: 'master' }).message).toMatch(
       /SQL_DATABASE: must name the application database/,

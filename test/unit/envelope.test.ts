@@ -159,6 +159,37 @@ describe('parseCloudEvent, binary mode', () => {
     });
   });
 
+  it('refuses a cloudEvents:time that is an epoch number or an invalid Date, naming the property', () => {
+    for (const time of [Date.parse('2025-03-01T10:15:00Z'), new Date(Number.NaN)]) {
+      expect(parseCloudEvent(binary({ 'cloudEvents:time': time }, event.data), schemas)).toMatchObject({
+        ok: false,
+        reason: 'InvalidEnvelope',
+        description: expect.stringMatching(/^application property "cloudEvents:time": expected an RFC 3339/),
+      });
+    }
+  });
+
+  it('accepts extension attributes of every AMQP type the binding maps', () => {
+    const extensions = {
+      'cloudEvents:flag': false,
+      'cloudEvents:count': -3,
+      'cloudEvents:blob': Buffer.from([1, 2]),
+      'cloudEvents:when': new Date(0),
+      'cloudEvents:note': 'x',
+    };
+    expect(parseCloudEvent(binary(extensions, event.data), schemas).ok).toBe(true);
+  });
+
+  it('refuses an id, type or source longer than its dbo.Inbox column', () => {
+    const long = { 'cloudEvents:source': `/${'s'.repeat(1024)}` };
+    expect(parseCloudEvent(binary(long, event.data), schemas)).toEqual({
+      ok: false,
+      reason: 'InvalidEnvelope',
+      description:
+        'application property "cloudEvents:source": expected at most 1024 UTF-16 code units (NVARCHAR(1024))',
+    });
+  });
+
   it('accepts the cloudEvents_ prefix of earlier binding revisions', () => {
     const msg = binary({}, event.data);
     msg.applicationProperties = Object.fromEntries(

@@ -1,45 +1,54 @@
 import { z } from 'zod';
+import { datetimeOffset, decimal, nvarchar, sqlInt } from '../../sql/column-bounds.ts';
+import { fromCents, toCents } from './money.ts';
 
 /** ISO 4217 alphabetic code: the shape only, so a newly issued currency needs no release. */
 const currency = z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code: 3 upper-case letters');
 
-// Up to 17 integer digits and 2 decimals: fits DECIMAL(19,2) without rounding.
-const decimalText = /^(0|[1-9]\d{0,16})(\.\d{1,2})?$/;
-const decimalMessage = 'expected a non-negative decimal with at most 2 decimal places, e.g. "12.50"';
-
-/**
- * A money amount as JSON string ("12.50") or number (12.5). The output is always the decimal text,
- * so the SQL write never goes through a binary float: 0.1 + 0.2 must not become 0.30000000000000004.
+/*
+ * Every bound below is its column's (src/sql/migrations): a value that does not fit is refused with
+ * a reason, never cut or rounded by the write. test/unit/schema-columns.test.ts compares the two.
  */
-const unitPrice = z.union([
-  z.string().regex(decimalText, decimalMessage),
-  z
-    .number()
-    .refine((n) => Number.isFinite(n) && decimalText.test(String(n)), decimalMessage)
-    .transform((n) => String(n)),
-]);
 
 const orderLine = z.object({
-  sku: z.string().min(1, 'expected a non-empty SKU'),
-  quantity: z.number().int('expected an integer').positive('expected a quantity > 0'),
-  unitPrice,
+  sku: nvarchar(64, 'a SKU').min(1, 'expected a non-empty SKU'),
+  quantity: sqlInt(1, 'expected a quantity > 0'),
+  unitPrice: decimal(19, 2),
 });
 
+const maxTotalCents = 10n ** 19n - 1n;
+
 /** Data of `com.example.order.placed`. */
-export const orderPlacedData = z.object({
-  orderId: z.uuid(),
-  customerId: z.string().min(1, 'expected a non-empty customer id'),
-  currency,
-  placedAt: z.iso.datetime({ offset: true, message: 'expected an RFC 3339 date-time with an offset' }),
-  lines: z.array(orderLine).min(1, 'expected at least one order line'),
-});
+export const orderPlacedData = z
+  .object({
+    orderId: z.uuid(),
+    customerId: nvarchar(128, 'a customer id').min(1, 'expected a non-empty customer id'),
+    currency,
+    placedAt: datetimeOffset(7),
+    lines: z.array(orderLine).min(1, 'expected at least one order line'),
+  })
+  .check((ctx) => {
+    // The order's Total is DECIMAL(19,2) too: lines that each fit can still sum past it.
+    // Only well-formed lines have a total; their own issues are reported already.
+    if (ctx.issues.length > 0) return;
+    const lines = ctx.value.lines;
+    const total = lines.reduce((sum, l) => sum + BigInt(l.quantity) * toCents(l.unitPrice), 0n);
+    if (total > maxTotalCents) {
+      ctx.issues.push({
+        code: 'custom',
+        path: ['lines'],
+        message: `expected the order total (sum of quantity × unitPrice) to fit DECIMAL(19,2): at most ${fromCents(maxTotalCents)}`,
+        input: lines,
+      });
+    }
+  });
 
 /** Data of `com.example.order.status-changed`. */
 export const orderStatusChangedData = z.object({
   orderId: z.uuid(),
   status: z.enum(['paid', 'shipped', 'cancelled']),
   /** Increases with every change of one order, so a late, older change is recognised and ignored. */
-  version: z.number().int('expected an integer').min(1, 'expected a version >= 1'),
+  version: sqlInt(1, 'expected a version >= 1'),
 });
 
 export type OrderPlacedData = z.output<typeof orderPlacedData>;
