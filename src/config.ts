@@ -63,6 +63,10 @@ export type Config = Readonly<{
   shutdownGraceMs: number;
   /** @defaultValue 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  http: Readonly<{
+    /** Port of /healthz, /readyz and /metrics; 0 picks a free one. @defaultValue 8080 */
+    port: number;
+  }>;
 }>;
 
 /** Every variable the worker reads: its meaning and default. The README's table mirrors this list. */
@@ -96,6 +100,7 @@ export const variables = {
   BATCH_FLUSH_MS: 'how long a batch waits to fill, in ms (default 5)',
   SHUTDOWN_GRACE_MS: 'time in-flight messages get to finish on shutdown, in ms (default 25000)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug or trace',
+  HTTP_PORT: 'port of /healthz, /readyz and /metrics (default 8080; 0 = any free port)',
 } as const;
 
 export type VariableName = keyof typeof variables;
@@ -188,6 +193,7 @@ const schema = z.object({
   BATCH_FLUSH_MS: int(5, 0, 60_000),
   SHUTDOWN_GRACE_MS: int(25_000, 0),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
+  HTTP_PORT: int(8080, 0, 65_535),
 });
 
 /** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
@@ -276,6 +282,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
+    http: { port: e.HTTP_PORT },
   };
   return deepFreeze(config);
 }

@@ -1,5 +1,9 @@
 // The one wiring point: environment → config → worker; signals; exit codes.
 import { type ConfigError, loadConfig } from './config.ts';
+import { createHealth } from './http/health.ts';
+import { createMetrics } from './http/metrics.ts';
+import { createReadiness } from './http/readiness.ts';
+import { createOpsServer } from './http/server.ts';
 import { createLogger } from './logger.ts';
 import { startWorker } from './worker.ts';
 
@@ -15,6 +19,21 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
+const metrics = createMetrics();
+const readiness = createReadiness();
+const health = createHealth();
+const ops = createOpsServer({
+  port: config.http.port,
+  health,
+  readiness,
+  metrics,
+  logger: logger.child({ component: 'http' }),
+});
+// Closed last: the probes and the final scrape see the drain.
+const closeOps = async (): Promise<void> => {
+  await ops.close();
+  health.close();
+};
 const startAbort = new AbortController();
 let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
 let signals = 0;
@@ -30,24 +49,42 @@ const onSignal = (signal: NodeJS.Signals): void => {
     'shutting down: no new messages, draining in-flight ones',
   );
   startAbort.abort(new Error(`${signal} during start`));
-  void (worker?.close() ?? Promise.resolve()).then(
-    (failures) => {
-      for (const f of failures ?? []) logger.error({ err: f.error, step: f.name }, 'a shutdown step failed');
-      logger.info('stopped');
-      process.exit(failures && failures.length > 0 ? 1 : 0);
-    },
-    (error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
-    },
-  );
+  readiness.setDraining();
+  void (worker?.close() ?? Promise.resolve())
+    .then(async (failures) => {
+      await closeOps();
+      return failures;
+    })
+    .then(
+      (failures) => {
+        for (const f of failures ?? [])
+          logger.error({ err: f.error, step: f.name }, 'a shutdown step failed');
+        logger.info('stopped');
+        process.exit(failures && failures.length > 0 ? 1 : 0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
 };
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
 
 try {
-  worker = await startWorker(config, { logger, signal: startAbort.signal });
+  // Before the long start steps, so a startup probe watches them instead of timing out.
+  await ops.start();
 } catch (error: unknown) {
+  console.error(
+    `start failed: HTTP_PORT ${config.http.port} cannot be used: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  process.exit(1);
+}
+
+try {
+  worker = await startWorker(config, { logger, signal: startAbort.signal, metrics, readiness });
+} catch (error: unknown) {
+  await closeOps();
   if (startAbort.signal.aborted) process.exit(0);
   logger.fatal({ err: error, code: (error as { code?: string }).code }, 'start failed');
   // The message also goes to stderr unformatted: it carries the fix (a role, a command) for a person.

@@ -3,10 +3,14 @@ import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { orderHandlers } from './handlers/orders/handlers.ts';
 import { toEventSchemas } from './handlers/registry.ts';
+import { type Metrics, metricNames } from './http/metrics.ts';
+import { consumerMetrics, tokenMetrics, writerMetrics } from './http/pipeline-metrics.ts';
+import type { Readiness } from './http/readiness.ts';
 import { checkServiceBusAccess, checkSqlAccess } from './identity/access-check.ts';
 import { createCredential, describeRequestedIdentity, scopes } from './identity/credential.ts';
 import { describeIdentity, type IdentityDescription } from './identity/describe.ts';
 import { acquireFirstToken } from './identity/first-token.ts';
+import { observeCredential } from './identity/observed-credential.ts';
 import { createSecretClient } from './keyvault/client.ts';
 import { createSecretStore } from './keyvault/secret-store.ts';
 import { createCloser } from './lifecycle.ts';
@@ -26,21 +30,31 @@ export type Worker = {
   close(): Promise<{ name: string; error: unknown }[]>;
 };
 
+export type WorkerDeps = {
+  logger: Logger;
+  signal?: AbortSignal;
+  /** Where components register their instruments. @defaultValue none (no metrics) */
+  metrics?: Metrics;
+  /** Where components add their readiness checks as they come up. @defaultValue none */
+  readiness?: Readiness;
+};
+
 /**
  * Builds the worker from its config: one credential for every client, then each client in the
  * order the pipeline needs them. What is acquired is released in reverse order, also when start
  * fails half-way.
  */
-export async function startWorker(
-  config: Config,
-  deps: { logger: Logger; signal?: AbortSignal },
-): Promise<Worker> {
-  const { logger, signal } = deps;
+export async function startWorker(config: Config, deps: WorkerDeps): Promise<Worker> {
+  const { logger, signal, metrics, readiness } = deps;
   const closer = createCloser();
   let state: WorkerState = 'starting';
+  // Not ready until every start step is done; the body says which step it is still in.
+  readiness?.add('worker', () => {
+    if (state !== 'running') throw new Error(state);
+  });
   try {
     const requested = { kind: config.identity.credential, clientId: config.identity.clientId };
-    const credential = createCredential(requested);
+    const credential = observeCredential(createCredential(requested), metrics ? tokenMetrics(metrics) : {});
     const firstToken = await acquireFirstToken(credential, {
       scope: scopes.serviceBus,
       identity: describeRequestedIdentity(requested),
@@ -65,6 +79,11 @@ export async function startWorker(
       },
       'identity ready',
     );
+    readiness?.add('identity', async () => {
+      // Answered from the identity library's cache while the token is fresh; asks the endpoint otherwise.
+      const token = await credential.getToken(scopes.serviceBus);
+      if (!token || token.expiresOnTimestamp <= Date.now()) throw new Error('no unexpired Service Bus token');
+    });
 
     if (config.keyVault.url && config.keyVault.secrets.length > 0) {
       const secrets = createSecretStore({
@@ -102,11 +121,18 @@ export async function startWorker(
       identity: config.sql.auth.kind === 'token' ? identity : undefined,
     });
     logger.info({ server: config.sql.server, database: config.sql.database }, 'sql ready');
+    readiness?.add('sql', async () => {
+      const s = pool.stats();
+      // Every connection lent out to writes: the pool is working; waiting for one would only report load.
+      if (s.idle === 0 && s.open >= config.sql.poolMax) return;
+      await pool.query('SELECT 1 AS ok');
+    });
 
     const writer = createSqlWriter({
       db: pool,
       handlers: orderHandlers,
       log: logger.child({ component: 'writer' }),
+      ...(metrics ? { observer: writerMetrics(metrics) } : {}),
     });
     const batcher = createBatcher({
       maxBatchSize: config.batch.maxSize,
@@ -139,8 +165,15 @@ export async function startWorker(
       concurrency: config.serviceBus.concurrency,
       lockRenewalMaxMs: config.serviceBus.lockRenewalMaxMs,
       drainGraceMs: config.shutdownGraceMs,
+      ...(metrics ? { observer: consumerMetrics(metrics) } : {}),
+    });
+    metrics?.gauge(metricNames.inFlight, 'Messages received and not yet settled.', {
+      collect: (g) => g.set(consumer.stats().inFlight),
     });
     await consumer.start();
+    readiness?.add('servicebus', () => {
+      if (!consumer.stats().receiverOpen) throw new Error('the receive link is not open');
+    });
     // Closed first on shutdown: stop receiving and drain, while the batcher and pool still write.
     closer.add('consumer', () => consumer.close());
 
@@ -157,6 +190,7 @@ export async function startWorker(
       consumer,
       async close() {
         state = 'draining';
+        readiness?.setDraining();
         const failures = await closer.closeAll();
         state = 'stopped';
         return failures;

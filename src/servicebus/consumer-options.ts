@@ -1,4 +1,5 @@
 import type {
+  ProcessErrorArgs,
   ServiceBusReceivedMessage,
   ServiceBusReceiver,
   ServiceBusReceiverOptions,
@@ -63,8 +64,22 @@ export type ConsumerOptions = {
   watchdog?: WatchdogOptions | false;
   /** Called after every settlement attempt, e.g. to schedule a retry job for a deferred message. @defaultValue none */
   onSettled?: (report: SettlementReport) => Promise<void> | void;
+  /** Told what happens to messages and the receiver, for metrics and traces. @defaultValue none */
+  observer?: ConsumerObserver;
   /** Clock, for tests. @defaultValue Date.now */
   now?: () => number;
+};
+
+/** Hooks the consumer calls synchronously; a throw is logged and ignored. */
+export type ConsumerObserver = {
+  received?(message: ServiceBusReceivedMessage): void;
+  /** A valid event's outcome is decided (its effect committed when `complete`), before settlement. */
+  decided?(message: ServiceBusReceivedMessage, outcome: Outcome): void;
+  settled?(report: SettlementReport, outcome: Outcome, message: ServiceBusReceivedMessage): void;
+  /** An error the SDK reported: `renewLock` when it failed to renew a message's lock. */
+  receiveError?(errorSource: ProcessErrorArgs['errorSource'], code: string | undefined): void;
+  /** The watchdog replaced a stalled receiver. */
+  receiverRestarted?(): void;
 };
 
 export type ConsumerState = 'idle' | 'running' | 'draining' | 'closed';
@@ -81,6 +96,8 @@ export type ConsumerStats = {
   receiverRestarts: number;
   /** When the last message arrived, ms since the epoch; undefined before the first. */
   lastMessageAt: number | undefined;
+  /** Running with its receive link open: what readiness reports. */
+  receiverOpen: boolean;
 };
 
 export type ConsumerErrorCode = 'InvalidOptions' | 'Closed';
@@ -95,9 +112,12 @@ export class ConsumerError extends Error {
   }
 }
 
-export type ResolvedConsumerOptions = Required<Omit<ConsumerOptions, 'watchdog' | 'onSettled'>> & {
+export type ResolvedConsumerOptions = Required<
+  Omit<ConsumerOptions, 'watchdog' | 'onSettled' | 'observer'>
+> & {
   watchdog: Required<WatchdogOptions> | false;
   onSettled: ConsumerOptions['onSettled'];
+  observer: ConsumerObserver;
 };
 
 const positiveInteger = (name: string, value: number): number => {
@@ -140,6 +160,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     settleTimeoutMs,
     watchdog,
     onSettled: options.onSettled,
+    observer: options.observer ?? {},
     now: options.now ?? Date.now,
   };
 }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Outcome } from '../handlers/event.ts';
 import {
   ConsumerError,
+  type ConsumerObserver,
   type ConsumerOptions,
   type ConsumerReceiver,
   type ConsumerState,
@@ -14,6 +15,7 @@ import {
   resolveConsumerOptions,
 } from './consumer-options.ts';
 import { parseCloudEvent } from './envelope.ts';
+import { receiverLinkOpen } from './link-state.ts';
 import { describeError, type SettlementReport, settle } from './settle.ts';
 import { createReceiverWatchdog, type ReceiverWatchdog } from './watchdog.ts';
 
@@ -54,6 +56,17 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let closing: Promise<void> | undefined;
   const inFlight = new Set<Promise<void>>();
   const drainAbort = new AbortController();
+  // Metrics and traces must never change what happens to a message.
+  const observe = <K extends keyof ConsumerObserver>(
+    hook: K,
+    ...args: Parameters<NonNullable<ConsumerObserver[K]>>
+  ): void => {
+    try {
+      (o.observer[hook] as ((...a: typeof args) => void) | undefined)?.(...args);
+    } catch (error: unknown) {
+      logger.warn({ err: error, hook }, 'consumer observer failed');
+    }
+  };
 
   const receiverOptions: ServiceBusReceiverOptions = {
     receiveMode: 'peekLock',
@@ -84,6 +97,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   ): Promise<void> => {
     const report = await settle(from, message, outcome, log, o.settleTimeoutMs);
     count(report);
+    observe('settled', report, outcome, message);
     if (report.settled) {
       if (outcome.kind === 'deadLetter') {
         log.error(
@@ -92,7 +106,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           'dead-lettered',
         );
       } else if (outcome.kind === 'abandon' || outcome.kind === 'defer') {
-        log.info({ outcome: outcome.kind, error: describeError(outcome.error) }, `message ${outcome.kind}ed`);
+        // Per message, and it heals by itself (redelivery or retry): not info in the steady state.
+        log.debug(
+          { outcome: outcome.kind, error: describeError(outcome.error) },
+          `message ${outcome.kind}ed`,
+        );
       } else {
         log.debug('completed');
       }
@@ -137,6 +155,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const processMessage = (from: ConsumerReceiver) => async (message: ServiceBusReceivedMessage) => {
     counts.received++;
     lastMessageAt = lastActivityAt = o.now();
+    observe('received', message);
     const log = logger.child({
       messageId: message.messageId === undefined ? undefined : String(message.messageId),
       sequenceNumber: message.sequenceNumber?.toString(),
@@ -156,6 +175,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         log.error({ stage: 'validate', err: error }, 'unexpected error before settlement; abandoning');
         decision = { outcome: { kind: 'abandon', error }, stage: 'validate' };
       }
+      observe('decided', message, decision.outcome);
       await settleOnce(from, message, decision.outcome, log, decision.stage);
     })();
     inFlight.add(work);
@@ -169,6 +189,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const processError = async (args: ProcessErrorArgs): Promise<void> => {
     const code = (args.error as { code?: string }).code;
     const level = code && permanentReceiveCodes.has(code) ? 'error' : 'warn';
+    observe('receiveError', args.errorSource, code);
     logger[level](
       { stage: 'receive', errorSource: args.errorSource, code, err: args.error },
       'Service Bus receive error; the SDK reconnects by itself',
@@ -237,6 +258,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             if (state !== 'running') return;
             subscribe();
             receiverRestarts++;
+            observe('receiverRestarted');
           },
           logger,
           now: o.now,
@@ -285,6 +307,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       ...counts,
       receiverRestarts,
       lastMessageAt,
+      receiverOpen: state === 'running' && receiverLinkOpen(receiver),
     }),
   };
 }

@@ -5,9 +5,13 @@ export type WorkerProcess = {
   /** Everything it printed, stdout and stderr. */
   output(): string;
   exited: Promise<number | null>;
+  /** The ops port (/healthz, /readyz, /metrics) it announced. */
+  httpPort(): number;
 };
 
 const mainPath = new URL('../../src/main.ts', import.meta.url).pathname;
+// Replicas and test files run side by side: each worker takes a free port unless a test names one.
+const baseEnv = (): Record<string, string> => ({ PATH: process.env.PATH ?? '', HTTP_PORT: '0' });
 
 /** Starts `src/main.ts` as its own process, as the platform runs a replica, and waits until it runs. */
 export async function startWorkerProcess(
@@ -15,7 +19,7 @@ export async function startWorkerProcess(
   timeoutMs = 30_000,
 ): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [mainPath], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { ...baseEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -39,7 +43,12 @@ export async function startWorkerProcess(
       reject(new Error(`worker exited ${code} before running:\n${output}`));
     });
   });
-  return { child, output: () => output, exited };
+  const httpPort = (): number => {
+    const m = /"port":(\d+)[^\n]*ops endpoints listening/.exec(output);
+    if (!m) throw new Error(`the worker announced no ops port:\n${output}`);
+    return Number(m[1]);
+  };
+  return { child, output: () => output, exited, httpPort };
 }
 
 /** Runs `src/main.ts` to its exit (a start that is expected to fail), with a time limit. */
@@ -48,7 +57,7 @@ export function runWorkerProcess(
   timeoutMs = 30_000,
 ): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, [mainPath], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { ...baseEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
