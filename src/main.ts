@@ -18,7 +18,9 @@ try {
   throw error;
 }
 
-const logger = createLogger(config.logLevel);
+// A person at a terminal reads short lines; the platform's log collector reads JSON.
+const onTerminal = process.stdout.isTTY === true;
+const logger = createLogger(config.logLevel, {}, { pretty: onTerminal, color: onTerminal });
 const metrics = createMetrics();
 const readiness = createReadiness();
 const health = createHealth();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Exposition, parseExposition } from '../../scripts/lib/prometheus-text.ts';
+import { readStatus } from '../../scripts/lib/status-line.ts';
 import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
 import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
 import { metricNames } from '../../src/http/metrics.ts';
@@ -132,6 +133,19 @@ describe('the ops endpoints of a running worker', () => {
     );
     expect(moved(metricNames.abandoned)).toBe(0);
     expect(after.sum(metricNames.inFlight)).toBe(0);
+  });
+
+  it('gives the npm start status line the figures /metrics shows', async () => {
+    const m = await scrape();
+    const status = await readStatus(`${base}/metrics`);
+    expect(status).toMatchObject({
+      received: m.sum(metricNames.received),
+      completed: m.sum(metricNames.completed),
+      deadLettered: m.sum(metricNames.deadLettered),
+      retrying: m.sum(metricNames.abandoned),
+      lagCount: m.sum(`${metricNames.lag}_count`),
+    });
+    expect(status.completed).toBeGreaterThanOrEqual(40);
   });
 
   it('is not ready while SQL refuses logins, and ready again once it accepts them', async () => {
