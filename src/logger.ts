@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { formatLogLine } from './log-format.ts';
 
@@ -51,6 +52,11 @@ export function createLogger(
         censor: '[redacted]',
       },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // A line written inside a span (a batch write, say) carries its trace; with tracing off there is none.
+      mixin() {
+        const span = trace.getActiveSpan()?.spanContext();
+        return span && isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId } : {};
+      },
     },
     destination,
   );

@@ -1,4 +1,5 @@
 import { RetryMode, ServiceBusClient } from '@azure/service-bus';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { orderHandlers } from './handlers/orders/handlers.ts';
@@ -17,8 +18,11 @@ import { createCloser } from './lifecycle.ts';
 import { createBatcher } from './pipeline/batcher.ts';
 import { createSqlWriter } from './pipeline/sql-writer.ts';
 import { type Consumer, createConsumer } from './servicebus/consumer.ts';
+import { type ConsumerObserver, combineObservers } from './servicebus/consumer-options.ts';
 import type { SqlAuthentication } from './sql/connection.ts';
 import { createSqlPool } from './sql/pool.ts';
+import { createMessageTracing } from './telemetry/message-spans.ts';
+import { startTracing } from './telemetry/tracing.ts';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -37,6 +41,8 @@ export type WorkerDeps = {
   metrics?: Metrics;
   /** Where components add their readiness checks as they come up. @defaultValue none */
   readiness?: Readiness;
+  /** Span exporters besides the configured ones (tests: in memory). @defaultValue [] */
+  spanExporters?: readonly SpanExporter[];
 };
 
 /**
@@ -55,6 +61,30 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
   try {
     const requested = { kind: config.identity.credential, clientId: config.identity.clientId };
     const credential = observeCredential(createCredential(requested), metrics ? tokenMetrics(metrics) : {});
+    const tracing = startTracing({
+      otlpEndpoint: config.telemetry.otlpEndpoint,
+      applicationInsightsConnectionString: config.telemetry.applicationInsightsConnectionString,
+      credential,
+      exporters: deps.spanExporters ?? [],
+    });
+    // Added first, so closed last: the spans of the drain are exported too.
+    closer.add('tracing', () => tracing.close());
+    if (tracing.enabled) {
+      logger.info(
+        {
+          otlp: config.telemetry.otlpEndpoint ?? false,
+          azureMonitor: config.telemetry.applicationInsightsConnectionString !== undefined,
+        },
+        'tracing on',
+      );
+    }
+    const entity = config.serviceBus.entity;
+    const messageTracing = tracing.enabled
+      ? createMessageTracing(
+          tracing.tracer,
+          'queue' in entity ? entity.queue : `${entity.topic}/Subscriptions/${entity.subscription}`,
+        )
+      : undefined;
     const firstToken = await acquireFirstToken(credential, {
       scope: scopes.serviceBus,
       identity: describeRequestedIdentity(requested),
@@ -137,7 +167,10 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     const batcher = createBatcher({
       maxBatchSize: config.batch.maxSize,
       flushMs: config.batch.flushMs,
-      write: (events) => writer.writeBatch(events),
+      write: (events) =>
+        messageTracing
+          ? messageTracing.traceBatch(events, () => writer.writeBatch(events))
+          : writer.writeBatch(events),
     });
     closer.add('batcher', () => batcher.close());
 
@@ -165,7 +198,11 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       concurrency: config.serviceBus.concurrency,
       lockRenewalMaxMs: config.serviceBus.lockRenewalMaxMs,
       drainGraceMs: config.shutdownGraceMs,
-      ...(metrics ? { observer: consumerMetrics(metrics) } : {}),
+      observer: combineObservers(
+        ...([metrics && consumerMetrics(metrics), messageTracing?.observer].filter(
+          Boolean,
+        ) as ConsumerObserver[]),
+      ),
     });
     metrics?.gauge(metricNames.inFlight, 'Messages received and not yet settled.', {
       collect: (g) => g.set(consumer.stats().inFlight),

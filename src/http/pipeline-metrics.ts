@@ -47,7 +47,10 @@ export function consumerMetrics(metrics: Metrics, now: () => number = Date.now):
     { buckets: lagBuckets },
   );
   return {
-    received: () => received.inc(),
+    received() {
+      received.inc();
+      return undefined;
+    },
     decided(message, outcome) {
       const at = enqueuedAt(message);
       if (outcome.kind === 'complete' && at !== undefined) lag.observe(Math.max(0, (now() - at) / 1000));

@@ -72,15 +72,39 @@ export type ConsumerOptions = {
 
 /** Hooks the consumer calls synchronously; a throw is logged and ignored. */
 export type ConsumerObserver = {
-  received?(message: ServiceBusReceivedMessage): void;
+  /** May return fields (trace ids) for the message's log lines. */
+  received?(message: ServiceBusReceivedMessage): Record<string, string> | undefined;
   /** A valid event's outcome is decided (its effect committed when `complete`), before settlement. */
   decided?(message: ServiceBusReceivedMessage, outcome: Outcome): void;
+  settling?(message: ServiceBusReceivedMessage, outcome: Outcome): void;
   settled?(report: SettlementReport, outcome: Outcome, message: ServiceBusReceivedMessage): void;
   /** An error the SDK reported: `renewLock` when it failed to renew a message's lock. */
   receiveError?(errorSource: ProcessErrorArgs['errorSource'], code: string | undefined): void;
   /** The watchdog replaced a stalled receiver. */
   receiverRestarted?(): void;
 };
+
+/** One observer that calls each of `observers` in turn; fields returned by `received` are merged. */
+export function combineObservers(...observers: ConsumerObserver[]): ConsumerObserver {
+  const each =
+    <K extends keyof ConsumerObserver>(hook: K) =>
+    (...args: never[]) => {
+      let fields: Record<string, string> | undefined;
+      for (const o of observers) {
+        const r = (o[hook] as ((...a: never[]) => unknown) | undefined)?.(...args);
+        if (r && typeof r === 'object') fields = { ...fields, ...(r as Record<string, string>) };
+      }
+      return fields;
+    };
+  return {
+    received: each('received'),
+    decided: each('decided'),
+    settling: each('settling'),
+    settled: each('settled'),
+    receiveError: each('receiveError'),
+    receiverRestarted: each('receiverRestarted'),
+  };
+}
 
 export type ConsumerState = 'idle' | 'running' | 'draining' | 'closed';
 

@@ -60,11 +60,12 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const observe = <K extends keyof ConsumerObserver>(
     hook: K,
     ...args: Parameters<NonNullable<ConsumerObserver[K]>>
-  ): void => {
+  ): ReturnType<NonNullable<ConsumerObserver[K]>> | undefined => {
     try {
-      (o.observer[hook] as ((...a: typeof args) => void) | undefined)?.(...args);
+      return (o.observer[hook] as ((...a: typeof args) => never) | undefined)?.(...args);
     } catch (error: unknown) {
       logger.warn({ err: error, hook }, 'consumer observer failed');
+      return undefined;
     }
   };
 
@@ -95,6 +96,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     log: Logger,
     stage: 'validate' | 'write' = 'write',
   ): Promise<void> => {
+    observe('settling', message, outcome);
     const report = await settle(from, message, outcome, log, o.settleTimeoutMs);
     count(report);
     observe('settled', report, outcome, message);
@@ -155,11 +157,12 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const processMessage = (from: ConsumerReceiver) => async (message: ServiceBusReceivedMessage) => {
     counts.received++;
     lastMessageAt = lastActivityAt = o.now();
-    observe('received', message);
+    const traced = observe('received', message);
     const log = logger.child({
       messageId: message.messageId === undefined ? undefined : String(message.messageId),
       sequenceNumber: message.sequenceNumber?.toString(),
       deliveryCount: message.deliveryCount,
+      ...traced,
     });
     const work = (async () => {
       // Credit already granted can still bring messages after close began: hand them straight back.
