@@ -84,27 +84,38 @@ export type ConsumerObserver = {
   receiverRestarted?(): void;
 };
 
-/** One observer that calls each of `observers` in turn; fields returned by `received` are merged. */
-export function combineObservers(...observers: ConsumerObserver[]): ConsumerObserver {
+const hooks = ['received', 'decided', 'settling', 'settled', 'receiveError', 'receiverRestarted'] as const;
+
+function fanOut(
+  observers: readonly ConsumerObserver[],
+  onError?: (error: unknown, hook: string) => void,
+): Required<ConsumerObserver> {
   const each =
-    <K extends keyof ConsumerObserver>(hook: K) =>
+    (hook: (typeof hooks)[number]) =>
     (...args: never[]) => {
       let fields: Record<string, string> | undefined;
       for (const o of observers) {
-        const r = (o[hook] as ((...a: never[]) => unknown) | undefined)?.(...args);
-        if (r && typeof r === 'object') fields = { ...fields, ...(r as Record<string, string>) };
+        try {
+          const r = (o[hook] as ((...a: never[]) => unknown) | undefined)?.(...args);
+          if (r && typeof r === 'object') fields = { ...fields, ...(r as Record<string, string>) };
+        } catch (error: unknown) {
+          if (!onError) throw error;
+          onError(error, hook);
+        }
       }
       return fields;
     };
-  return {
-    received: each('received'),
-    decided: each('decided'),
-    settling: each('settling'),
-    settled: each('settled'),
-    receiveError: each('receiveError'),
-    receiverRestarted: each('receiverRestarted'),
-  };
+  return Object.fromEntries(hooks.map((h) => [h, each(h)])) as unknown as Required<ConsumerObserver>;
 }
+
+/** One observer that calls each of `observers` in turn; fields returned by `received` are merged. */
+export const combineObservers = (...observers: ConsumerObserver[]): ConsumerObserver => fanOut(observers);
+
+/** The observer with every hook guarded: metrics and traces must never change what happens to a message. */
+export const guardObserver = (
+  observer: ConsumerObserver,
+  onError: (error: unknown, hook: string) => void,
+): Required<ConsumerObserver> => fanOut([observer], onError);
 
 export type ConsumerState = 'idle' | 'running' | 'draining' | 'closed';
 

@@ -7,11 +7,11 @@ import type { Logger } from 'pino';
 import type { Outcome } from '../handlers/event.ts';
 import {
   ConsumerError,
-  type ConsumerObserver,
   type ConsumerOptions,
   type ConsumerReceiver,
   type ConsumerState,
   type ConsumerStats,
+  guardObserver,
   resolveConsumerOptions,
 } from './consumer-options.ts';
 import { parseCloudEvent } from './envelope.ts';
@@ -56,18 +56,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let closing: Promise<void> | undefined;
   const inFlight = new Set<Promise<void>>();
   const drainAbort = new AbortController();
-  // Metrics and traces must never change what happens to a message.
-  const observe = <K extends keyof ConsumerObserver>(
-    hook: K,
-    ...args: Parameters<NonNullable<ConsumerObserver[K]>>
-  ): ReturnType<NonNullable<ConsumerObserver[K]>> | undefined => {
-    try {
-      return (o.observer[hook] as ((...a: typeof args) => never) | undefined)?.(...args);
-    } catch (error: unknown) {
-      logger.warn({ err: error, hook }, 'consumer observer failed');
-      return undefined;
-    }
-  };
+  const observe = guardObserver(o.observer, (error, hook) =>
+    logger.warn({ err: error, hook }, 'consumer observer failed'),
+  );
 
   const receiverOptions: ServiceBusReceiverOptions = {
     receiveMode: 'peekLock',
@@ -96,10 +87,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     log: Logger,
     stage: 'validate' | 'write' = 'write',
   ): Promise<void> => {
-    observe('settling', message, outcome);
+    observe.settling(message, outcome);
     const report = await settle(from, message, outcome, log, o.settleTimeoutMs);
     count(report);
-    observe('settled', report, outcome, message);
+    observe.settled(report, outcome, message);
     if (report.settled) {
       if (outcome.kind === 'deadLetter') {
         log.error(
@@ -157,7 +148,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const processMessage = (from: ConsumerReceiver) => async (message: ServiceBusReceivedMessage) => {
     counts.received++;
     lastMessageAt = lastActivityAt = o.now();
-    const traced = observe('received', message);
+    const traced = observe.received(message);
     const log = logger.child({
       messageId: message.messageId === undefined ? undefined : String(message.messageId),
       sequenceNumber: message.sequenceNumber?.toString(),
@@ -178,7 +169,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         log.error({ stage: 'validate', err: error }, 'unexpected error before settlement; abandoning');
         decision = { outcome: { kind: 'abandon', error }, stage: 'validate' };
       }
-      observe('decided', message, decision.outcome);
+      observe.decided(message, decision.outcome);
       await settleOnce(from, message, decision.outcome, log, decision.stage);
     })();
     inFlight.add(work);
@@ -192,7 +183,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const processError = async (args: ProcessErrorArgs): Promise<void> => {
     const code = (args.error as { code?: string }).code;
     const level = code && permanentReceiveCodes.has(code) ? 'error' : 'warn';
-    observe('receiveError', args.errorSource, code);
+    observe.receiveError(args.errorSource, code);
     logger[level](
       { stage: 'receive', errorSource: args.errorSource, code, err: args.error },
       'Service Bus receive error; the SDK reconnects by itself',
@@ -261,7 +252,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             if (state !== 'running') return;
             subscribe();
             receiverRestarts++;
-            observe('receiverRestarted');
+            observe.receiverRestarted();
           },
           logger,
           now: o.now,

@@ -7,7 +7,7 @@ import { metricNames } from '../../src/http/metrics.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { brokenMessage, sampleEvent } from '../../src/servicebus/sample-messages.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
+import { spawnWorkerProcess, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 
 // The ops endpoints as the platform calls them, on a worker process running against the stand-ins.
 let system: SystemStack;
@@ -42,8 +42,6 @@ const publish = async (count: number, broken = 0): Promise<void> => {
 
 beforeAll(async () => {
   system = await startSystemStack({ queue: 'orders-ops' });
-  worker = await startWorkerProcess({ ...system.stack.env('worker'), SHUTDOWN_GRACE_MS: '20000' });
-  base = `http://127.0.0.1:${worker.httpPort()}`;
 }, 60_000);
 
 afterAll(async () => {
@@ -51,7 +49,36 @@ afterAll(async () => {
   await system?.close();
 });
 
+describe('a worker that is starting', () => {
+  it('is live and not ready while it waits for the identity endpoint, then ready once it runs', async () => {
+    // The identity endpoint refuses for a while, as in a container's first seconds.
+    system.stack.identity.failNext(4, { status: 503 });
+    const starting = spawnWorkerProcess({
+      ...system.stack.env('worker'),
+      IDENTITY_STARTUP_TIMEOUT_MS: '30000',
+    });
+    try {
+      await starting.waitFor('ops endpoints listening');
+      base = `http://127.0.0.1:${starting.httpPort()}`;
+      await starting.waitFor('identity endpoint not ready; retrying');
+      expect((await get('/healthz')).status).toBe(200);
+      const waiting = await readyz();
+      expect(waiting).toMatchObject({ status: 503, ready: false, checks: { worker: 'starting' } });
+      await starting.waitFor('"msg":"worker running"');
+      await expect.poll(async () => (await readyz()).status, { timeout: 10_000, interval: 200 }).toBe(200);
+    } finally {
+      starting.child.kill('SIGTERM');
+      await starting.exited;
+    }
+  });
+});
+
 describe('the ops endpoints of a running worker', () => {
+  beforeAll(async () => {
+    worker = await startWorkerProcess({ ...system.stack.env('worker'), SHUTDOWN_GRACE_MS: '20000' });
+    base = `http://127.0.0.1:${worker.httpPort()}`;
+  }, 60_000);
+
   it('answers /healthz 200 with the event-loop delay it measured', async () => {
     const r = await get('/healthz');
     expect(r.status).toBe(200);
@@ -63,9 +90,11 @@ describe('the ops endpoints of a running worker', () => {
     });
   });
 
-  it('answers /readyz 200 naming every check it passed', async () => {
+  it('answers /readyz 200 naming every check it passed, once the receive link is open', async () => {
+    // The link attaches just after start returns; the platform polls, and so does this test.
+    await expect.poll(async () => (await readyz()).status, { timeout: 10_000, interval: 100 }).toBe(200);
     const r = await readyz();
-    expect(r).toMatchObject({ status: 200, ready: true });
+    expect(r, JSON.stringify(r.checks)).toMatchObject({ status: 200, ready: true });
     expect(r.checks).toEqual({ worker: 'ok', identity: 'ok', sql: 'ok', servicebus: 'ok' });
   });
 

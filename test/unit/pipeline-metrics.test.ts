@@ -93,6 +93,33 @@ describe('pipeline metrics', () => {
     expect(credential.lastToken('https://servicebus.azure.net/.default')?.token).toBe('t-2');
   });
 
+  it('settles a message as usual when an observer throws, and logs the observer failure', async () => {
+    const { logger, lines } = capturingLogger();
+    const bus = fakeClient();
+    const broken = () => {
+      throw new Error('observer bug');
+    };
+    const consumer = createConsumer({
+      client: bus.client,
+      entity: { queue: 'orders' },
+      schemas: toEventSchemas(exampleEventSchemas),
+      handle: async () => ({ kind: 'complete' }),
+      logger,
+      watchdog: false,
+      observer: { received: broken, decided: broken, settling: broken, settled: broken },
+    });
+    await consumer.start();
+    await bus.receivers[0]?.deliver(receivedEvent('e-9'));
+    expect(bus.receivers[0]?.settlements).toEqual([{ kind: 'complete', messageId: 'e-9' }]);
+    expect(lines.filter((l) => l.msg === 'consumer observer failed').map((l) => l.hook)).toEqual([
+      'received',
+      'decided',
+      'settling',
+      'settled',
+    ]);
+    await consumer.close();
+  });
+
   it('returns the registered instrument when a component registers a name twice', () => {
     const metrics = createMetrics({ processMetrics: false });
     const a = metrics.counter('keyless_test_total', 'A test counter.');
