@@ -8,6 +8,7 @@ export const metricNames = {
   abandoned: 'keyless_messages_abandoned_total',
   settleFailures: 'keyless_settle_failures_total',
   lockLosses: 'keyless_lock_losses_total',
+  lockRenewedMessages: 'keyless_lock_renewed_messages_total',
   lockRenewalFailures: 'keyless_lock_renewal_failures_total',
   receiveErrors: 'keyless_receive_errors_total',
   receiverRestarts: 'keyless_receiver_restarts_total',

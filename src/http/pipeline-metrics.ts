@@ -31,6 +31,12 @@ export function consumerMetrics(metrics: Metrics, now: () => number = Date.now):
     n.lockLosses,
     'Messages whose lock was lost before settlement (MessageLockLost); Service Bus redelivers them.',
   );
+  const renewed = metrics.counter(
+    n.lockRenewedMessages,
+    'Messages whose lock the Service Bus SDK renewed at least once before settlement.',
+  );
+  // The SDK renews locks itself and tells only of failures; a renewal shows as a later lockedUntilUtc.
+  const lockedUntil = new WeakMap<ServiceBusReceivedMessage, number>();
   const renewalFailures = metrics.counter(
     n.lockRenewalFailures,
     'Automatic lock renewals that failed, as the Service Bus SDK reports them.',
@@ -47,9 +53,17 @@ export function consumerMetrics(metrics: Metrics, now: () => number = Date.now):
     { buckets: lagBuckets },
   );
   return {
-    received() {
+    received(message) {
       received.inc();
+      const until = message.lockedUntilUtc?.getTime();
+      if (until !== undefined) lockedUntil.set(message, until);
       return undefined;
+    },
+    settling(message) {
+      const first = lockedUntil.get(message);
+      const now = message.lockedUntilUtc?.getTime();
+      if (first !== undefined && now !== undefined && now > first) renewed.inc();
+      lockedUntil.delete(message);
     },
     decided(message, outcome) {
       const at = enqueuedAt(message);

@@ -115,6 +115,7 @@ describe('the ops endpoints of a running worker', () => {
       [metricNames.abandoned]: 'counter',
       [metricNames.settleFailures]: 'counter',
       [metricNames.lockLosses]: 'counter',
+      [metricNames.lockRenewedMessages]: 'counter',
       [metricNames.lockRenewalFailures]: 'counter',
       [metricNames.receiveErrors]: 'counter',
       [metricNames.receiverRestarts]: 'counter',

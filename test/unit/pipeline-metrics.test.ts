@@ -53,6 +53,29 @@ describe('pipeline metrics', () => {
     await consumer.close();
   });
 
+  it('counts a message whose lock was renewed while it was handled', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const bus = fakeClient();
+    const consumer = createConsumer({
+      client: bus.client,
+      entity: { queue: 'orders' },
+      schemas: toEventSchemas(exampleEventSchemas),
+      // What the SDK's lock renewer does on success: a later lockedUntilUtc on the same message.
+      handle: async (_event, { message }) => {
+        if (message.messageId === 'slow') message.lockedUntilUtc = new Date(90_000);
+        return { kind: 'complete' };
+      },
+      logger: capturingLogger().logger,
+      watchdog: false,
+      observer: consumerMetrics(metrics),
+    });
+    await consumer.start();
+    await bus.receivers[0]?.deliver({ ...receivedEvent('slow'), lockedUntilUtc: new Date(30_000) } as never);
+    await bus.receivers[0]?.deliver({ ...receivedEvent('fast'), lockedUntilUtc: new Date(30_000) } as never);
+    expect((await scrape(metrics)).sum(n.lockRenewedMessages)).toBe(1);
+    await consumer.close();
+  });
+
   it('counts the lock renewals the SDK reports as failed, by error source', async () => {
     const { metrics, consumer, receiver } = setup();
     await consumer.start();
