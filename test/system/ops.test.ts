@@ -41,7 +41,8 @@ const publish = async (count: number, broken = 0): Promise<void> => {
 };
 
 beforeAll(async () => {
-  system = await startSystemStack({ queue: 'orders-ops' });
+  // A short lock, so that a slow write outlives it and the SDK has to renew it.
+  system = await startSystemStack({ queue: 'orders-ops', lockDurationMs: 3_000 });
 }, 60_000);
 
 afterAll(async () => {
@@ -191,6 +192,25 @@ describe('the ops endpoints of a running worker', () => {
     await expect.poll(async () => (await readyz()).status, { timeout: 20_000, interval: 250 }).toBe(200);
     // Liveness never depended on SQL: a restart would not bring the database back.
     expect((await get('/healthz')).status).toBe(200);
+  });
+
+  it('counts the messages whose lock was renewed during a slow write', async () => {
+    const before = await scrape();
+    system.stack.sql.faults.setLatency(500);
+    try {
+      await publish(2);
+      await expect
+        .poll(async () => (await scrape()).sum(metricNames.completed) - before.sum(metricNames.completed), {
+          timeout: 30_000,
+          interval: 250,
+        })
+        .toBe(2);
+    } finally {
+      system.stack.sql.faults.clear();
+    }
+    const after = await scrape();
+    expect(after.sum(metricNames.lockRenewedMessages) - before.sum(metricNames.lockRenewedMessages)).toBe(2);
+    expect(after.sum(metricNames.lockLosses)).toBe(0);
   });
 
   it('is not ready while draining, still live, and exits cleanly', async () => {
