@@ -164,6 +164,13 @@ describe('the ops endpoints of a running worker', () => {
     );
     expect(moved(metricNames.abandoned)).toBe(0);
     expect(after.sum(metricNames.inFlight)).toBe(0);
+    // The steady state is quiet at info: per-message lines are debug, dead letters are errors.
+    const perMessageInfo = worker
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"level":30') && l.includes('"messageId"'));
+    expect(perMessageInfo).toEqual([]);
+    expect(worker.output().split('\n').filter((l) => l.includes('"msg":"dead-lettered"'))).toHaveLength(3);
   });
 
   it('gives the npm start status line the figures /metrics shows', async () => {
