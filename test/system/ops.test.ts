@@ -170,7 +170,12 @@ describe('the ops endpoints of a running worker', () => {
       .split('\n')
       .filter((l) => l.includes('"level":30') && l.includes('"messageId"'));
     expect(perMessageInfo).toEqual([]);
-    expect(worker.output().split('\n').filter((l) => l.includes('"msg":"dead-lettered"'))).toHaveLength(3);
+    expect(
+      worker
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"dead-lettered"')),
+    ).toHaveLength(3);
   });
 
   it('gives the npm start status line the figures /metrics shows', async () => {
