@@ -1,10 +1,17 @@
 // npm run migrate: applies the numbered migrations not yet applied (src/sql/migrations), as the
 // operator identity (db_ddladmin). Running it again changes nothing.
-import { pino } from 'pino';
+import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/sql/migrate.ts';
 import { sqlPoolFromEnv } from './lib/sql-pool-from-env.ts';
 
-const log = pino({ name: 'migrate' });
+const log = createLogger(
+  'info',
+  { component: 'migrate' },
+  {
+    pretty: process.stdout.isTTY === true,
+    color: process.stdout.isTTY === true,
+  },
+);
 const { pool, target } = sqlPoolFromEnv('operator');
 log.info({ target }, 'migrating');
 try {

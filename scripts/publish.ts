@@ -13,6 +13,7 @@ import type { CloudEvent } from '../src/pipeline/cloud-event.ts';
 import type { ContentMode } from '../src/servicebus/envelope.ts';
 import { type PublishItem, type PublishProgress, publishEvents } from '../src/servicebus/publisher.ts';
 import { generatePublishItems } from '../src/servicebus/sample-messages.ts';
+import { startTracing } from '../src/telemetry/tracing.ts';
 import { findLocalStack, hasAzureSettings, useLocalStack } from './lib/local-stack.ts';
 
 const fail = (message: string): never => {
@@ -106,6 +107,13 @@ const credential = createCredential({
   kind: env.AZURE_CREDENTIAL === 'developer' ? 'developer' : 'managed-identity',
   clientId,
 });
+// With the worker's trace settings, each event's trace starts here and the worker continues it.
+const tracing = startTracing({
+  otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
+  applicationInsightsConnectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING || undefined,
+  credential,
+  serviceName: 'keyless-publish',
+});
 const client = new ServiceBusClient(
   namespace,
   credential,
@@ -134,4 +142,5 @@ try {
 } finally {
   await sender.close().catch(() => undefined);
   await client.close().catch(() => undefined);
+  await tracing.close().catch(() => undefined);
 }

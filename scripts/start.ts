@@ -5,12 +5,25 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { variables } from '../src/config.ts';
+import { formatLogLine } from '../src/log-format.ts';
 import { type LocalStack, startLocalStack } from '../test/stand-ins/stack.ts';
 import { caBundleFor } from '../test/stand-ins/tls-trust.ts';
 import { findLocalStack, stackDir } from './lib/local-stack.ts';
+import {
+  createStatusLine,
+  formatStatus,
+  formatTotals,
+  type PipelineStatus,
+  readStatus,
+} from './lib/status-line.ts';
 
 const root = new URL('..', import.meta.url).pathname;
-const say = (line: string) => console.error(`[start] ${line}`);
+// A person at a terminal reads short coloured lines and a live status line; a pipe gets the JSON as is.
+const onTerminal = process.stdout.isTTY === true;
+const statusLine = createStatusLine(process.stderr, process.stdout);
+const show = (line: string) => statusLine.print(onTerminal ? formatLogLine(line, { color: true }) : line);
+const say = (line: string) =>
+  process.stderr.isTTY ? statusLine.print(`[start] ${line}`) : console.error(`[start] ${line}`);
 
 /** Runs a script or the worker as a child process on this Node. */
 const run = (script: string, env: NodeJS.ProcessEnv): ChildProcess =>
@@ -82,7 +95,7 @@ process.on('exit', () => {
 
 // Migrations as the operator: the worker identity has no DDL rights, as in Azure.
 const migrate = run('scripts/migrate.ts', { ...process.env, ...configured });
-migrate.stdout?.pipe(process.stdout);
+createInterface({ input: migrate.stdout as NodeJS.ReadableStream }).on('line', show);
 const migrated = await new Promise<number | null>((resolve) => migrate.on('exit', resolve));
 if (migrated !== 0) {
   say('migrations failed; see above');
@@ -90,19 +103,44 @@ if (migrated !== 0) {
 }
 if (stopping) await shutdown(0);
 
+const httpPort = workerEnv.HTTP_PORT || '8080';
+const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
+const startedAt = Date.now();
+let last: PipelineStatus | undefined;
+let ticker: NodeJS.Timeout | undefined;
+/** Refreshes the status line about every second from the worker's own /metrics. */
+const watch = (): void => {
+  let previous: PipelineStatus | undefined;
+  ticker = setInterval(() => {
+    readStatus(metricsUrl).then(
+      (status) => {
+        last = status;
+        if (process.stderr.isTTY) statusLine.show(formatStatus(status, previous));
+        previous = status;
+      },
+      () => undefined, // Between the worker's exit and ours: the last figures stand.
+    );
+  }, 1_000);
+};
+
 worker = run('src/main.ts', workerEnv);
 createInterface({ input: worker.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-  console.log(line);
+  show(line);
   if (line.includes('"msg":"worker running"')) {
     say(
       `ready: the worker consumes ${stack.serviceBus.queue} as the worker identity (${stack.identities.worker.clientId})`,
     );
     say('publish:  npm run publish -- --count 1000');
     say('query:    npm run sql -- "SELECT COUNT(*) AS orders FROM dbo.Orders"');
+    say(`probes:   curl localhost:${httpPort}/readyz   metrics: curl localhost:${httpPort}/metrics`);
     say('stop:     Ctrl-C');
+    watch();
   }
 });
 worker.on('exit', (code, signal) => {
+  clearInterval(ticker);
+  statusLine.clear();
+  if (last) say(formatTotals(last, startedAt));
   say(`worker exited (${signal ?? code})`);
   void shutdown(stopping ? 0 : (code ?? 1));
 });

@@ -65,6 +65,17 @@ export type Config = Readonly<{
   shutdownGraceMs: number;
   /** @defaultValue 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  http: Readonly<{
+    /** Port of /healthz, /readyz and /metrics; 0 picks a free one. @defaultValue 8080 */
+    port: number;
+  }>;
+  /** Trace export; neither set = tracing off. */
+  telemetry: Readonly<{
+    /** OTLP/HTTP base URL of a collector. @defaultValue undefined */
+    otlpEndpoint: string | undefined;
+    /** Application Insights connection string; ingestion authenticates with the managed identity. @defaultValue undefined */
+    applicationInsightsConnectionString: string | undefined;
+  }>;
 }>;
 
 /** Every variable the worker reads: its meaning and default. The README's table mirrors this list. */
@@ -99,6 +110,11 @@ export const variables = {
   BATCH_FLUSH_MS: `how long a batch waits to fill, in ms (default ${defaults.batchFlushMs})`,
   SHUTDOWN_GRACE_MS: `time in-flight messages get to finish on shutdown, in ms (default ${defaults.shutdownGraceMs})`,
   LOG_LEVEL: 'fatal, error, warn, info (default), debug or trace',
+  HTTP_PORT: 'port of /healthz, /readyz and /metrics (default 8080; 0 = any free port)',
+  OTEL_EXPORTER_OTLP_ENDPOINT:
+    'OTLP/HTTP collector base URL for traces, e.g. http://localhost:4318 (default: off)',
+  APPLICATIONINSIGHTS_CONNECTION_STRING:
+    'Application Insights connection string for traces, sent with the managed identity (default: off)',
 } as const;
 
 export type VariableName = keyof typeof variables;
@@ -192,6 +208,15 @@ const schema = z.object({
   BATCH_FLUSH_MS: int(defaults.batchFlushMs, 0, 60_000),
   SHUTDOWN_GRACE_MS: int(defaults.shutdownGraceMs, 0),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
+  HTTP_PORT: int(8080, 0, 65_535),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optional.refine(
+    (v) => v === undefined || /^https?:\/\/[^/\s]+/.test(v),
+    'expected http(s)://HOST:PORT',
+  ),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: optional.refine(
+    (v) => v === undefined || /(^|;)\s*InstrumentationKey=[0-9a-f-]{36}\s*(;|$)/i.test(v),
+    'expected InstrumentationKey=GUID;IngestionEndpoint=https://…',
+  ),
 });
 
 /** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
@@ -291,6 +316,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
+    http: { port: e.HTTP_PORT },
+    telemetry: {
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    },
   };
   return deepFreeze(config);
 }

@@ -1,29 +1,63 @@
-import { type Logger, pino } from 'pino';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { formatLogLine } from './log-format.ts';
+
+export type LoggerOptions = {
+  /** Short one-line records for a person at a terminal instead of JSON. @defaultValue false */
+  pretty?: boolean;
+  /** ANSI colours in pretty records; only for a TTY. @defaultValue false */
+  color?: boolean;
+  /** @defaultValue stdout */
+  out?: { write(text: string): unknown };
+};
 
 /**
  * JSON logs on stdout. Tokens and secrets must never reach a log: the paths that could carry one
  * are redacted as a second line of defence, not as the first.
  */
-export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
-  return pino({
-    level,
-    base: { service: 'keyless-worker', ...base },
-    redact: {
-      paths: [
-        'token',
-        '*.token',
-        'accessToken',
-        '*.accessToken',
-        'password',
-        '*.password',
-        'authorization',
-        '*.authorization',
-        'headers.authorization',
-        'value',
-        'secret.value',
-      ],
-      censor: '[redacted]',
+export function createLogger(
+  level: string,
+  base: Record<string, unknown> = {},
+  options: LoggerOptions = {},
+): Logger {
+  const out = options.out;
+  const color = options.color ?? false;
+  // JSON to stdout goes through pino's own synchronous writer, so the last line before exit is kept.
+  const destination: DestinationStream = options.pretty
+    ? {
+        write: (line: string) =>
+          (out ?? process.stdout).write(`${formatLogLine(line.trimEnd(), { color })}\n`),
+      }
+    : out
+      ? { write: (line: string) => out.write(line) }
+      : pino.destination({ fd: 1, sync: true });
+  return pino(
+    {
+      level,
+      base: { service: 'keyless-worker', ...base },
+      redact: {
+        paths: [
+          'token',
+          '*.token',
+          'accessToken',
+          '*.accessToken',
+          'password',
+          '*.password',
+          'authorization',
+          '*.authorization',
+          'headers.authorization',
+          'value',
+          'secret.value',
+        ],
+        censor: '[redacted]',
+      },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // A line written inside a span (a batch write, say) carries its trace; with tracing off there is none.
+      mixin() {
+        const span = trace.getActiveSpan()?.spanContext();
+        return span && isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId } : {};
+      },
     },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+    destination,
+  );
 }

@@ -1,5 +1,9 @@
 // The one wiring point: environment → config → worker; signals; exit codes.
 import { type ConfigError, loadConfig } from './config.ts';
+import { createHealth } from './http/health.ts';
+import { createMetrics } from './http/metrics.ts';
+import { createReadiness } from './http/readiness.ts';
+import { createOpsServer } from './http/server.ts';
 import { createLogger } from './logger.ts';
 import { startWorker } from './worker.ts';
 
@@ -14,9 +18,37 @@ try {
   throw error;
 }
 
-const logger = createLogger(config.logLevel);
+// A person at a terminal reads short lines; the platform's log collector reads JSON.
+const onTerminal = process.stdout.isTTY === true;
+const logger = createLogger(config.logLevel, {}, { pretty: onTerminal, color: onTerminal });
+const metrics = createMetrics();
+const readiness = createReadiness();
+const health = createHealth();
+const ops = createOpsServer({
+  port: config.http.port,
+  health,
+  readiness,
+  metrics,
+  logger: logger.child({ component: 'http' }),
+});
+// Closed last: the probes and the final scrape see the drain.
+const closeOps = async (): Promise<void> => {
+  await ops.close();
+  health.close();
+};
 const startAbort = new AbortController();
-const starting = startWorker(config, { logger, signal: startAbort.signal });
+
+try {
+  // Before the long start steps, so a startup probe watches them instead of timing out.
+  await ops.start();
+} catch (error: unknown) {
+  console.error(
+    `start failed: HTTP_PORT ${config.http.port} cannot be used: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  process.exit(1);
+}
+
+const starting = startWorker(config, { logger, signal: startAbort.signal, metrics, readiness });
 let signals = 0;
 
 const onSignal = (signal: NodeJS.Signals): void => {
@@ -30,6 +62,7 @@ const onSignal = (signal: NodeJS.Signals): void => {
     'shutting down: no new messages, draining in-flight ones',
   );
   startAbort.abort(new Error(`${signal} during start`));
+  readiness.setDraining();
   // A signal during start: startWorker releases what it had acquired before it rejects, so wait for
   // it; if start got to the end anyway, close the worker it built.
   void starting
@@ -37,6 +70,10 @@ const onSignal = (signal: NodeJS.Signals): void => {
       (worker) => worker.close(),
       () => [],
     )
+    .then(async (failures) => {
+      await closeOps();
+      return failures;
+    })
     .then(
       (failures) => {
         for (const f of failures) logger.error({ err: f.error, step: f.name }, 'a shutdown step failed');
@@ -57,6 +94,7 @@ try {
 } catch (error: unknown) {
   // Stopped by a signal: its handler exits once the cleanup is done.
   if (!startAbort.signal.aborted) {
+    await closeOps();
     logger.fatal({ err: error, code: (error as { code?: string }).code }, 'start failed');
     // The message also goes to stderr unformatted: it carries the fix (a role, a command) for a person.
     console.error(`start failed: ${error instanceof Error ? error.message : String(error)}`);

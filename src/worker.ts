@@ -1,11 +1,16 @@
 import { RetryMode, ServiceBusClient } from '@azure/service-bus';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { orderHandlers } from './handlers/orders/handlers.ts';
 import { toEventSchemas } from './handlers/registry.ts';
+import { type Metrics, metricNames } from './http/metrics.ts';
+import { consumerMetrics, tokenMetrics, writerMetrics } from './http/pipeline-metrics.ts';
+import type { Readiness } from './http/readiness.ts';
 import { createCredential, describeRequestedIdentity, scopes } from './identity/credential.ts';
 import { describeIdentity, type IdentityDescription } from './identity/describe.ts';
 import { acquireFirstToken } from './identity/first-token.ts';
+import { observeCredential } from './identity/observed-credential.ts';
 import { createSecretClient } from './keyvault/client.ts';
 import { createSecretStore } from './keyvault/secret-store.ts';
 import { createCloser, createStateMachine } from './lifecycle.ts';
@@ -13,9 +18,12 @@ import { createBatcher } from './pipeline/batcher.ts';
 import { createSqlWriter } from './pipeline/sql-writer.ts';
 import { checkServiceBusAccess } from './servicebus/access-check.ts';
 import { type Consumer, createConsumer } from './servicebus/consumer.ts';
+import { type ConsumerObserver, combineObservers } from './servicebus/consumer-options.ts';
 import { checkSqlAccess } from './sql/access-check.ts';
 import type { SqlAuthentication } from './sql/connection.ts';
 import { createSqlPool } from './sql/pool.ts';
+import { createMessageTracing } from './telemetry/message-spans.ts';
+import { startTracing } from './telemetry/tracing.ts';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -27,16 +35,24 @@ export type Worker = {
   close(): Promise<{ name: string; error: unknown }[]>;
 };
 
+export type WorkerDeps = {
+  logger: Logger;
+  signal?: AbortSignal;
+  /** Where components register their instruments. @defaultValue none (no metrics) */
+  metrics?: Metrics;
+  /** Where components add their readiness checks as they come up. @defaultValue none */
+  readiness?: Readiness;
+  /** Span exporters besides the configured ones (tests: in memory). @defaultValue [] */
+  spanExporters?: readonly SpanExporter[];
+};
+
 /**
  * Builds the worker from its config: one credential for every client, then each client in the
  * order the pipeline needs them. What is acquired is released in reverse order, also when start
  * fails half-way.
  */
-export async function startWorker(
-  config: Config,
-  deps: { logger: Logger; signal?: AbortSignal },
-): Promise<Worker> {
-  const { logger, signal } = deps;
+export async function startWorker(config: Config, deps: WorkerDeps): Promise<Worker> {
+  const { logger, signal, metrics, readiness } = deps;
   const closer = createCloser();
   const state = createStateMachine<WorkerState>({
     component: 'worker',
@@ -44,9 +60,37 @@ export async function startWorker(
     moves: { starting: ['running', 'stopped'], running: ['draining'], draining: ['stopped'], stopped: [] },
     logger,
   });
+  // Not ready until every start step is done; the body says which step it is still in.
+  readiness?.add('worker', () => {
+    if (state.current !== 'running') throw new Error(state.current);
+  });
   try {
     const requested = { kind: config.identity.credential, clientId: config.identity.clientId };
-    const credential = createCredential(requested);
+    const credential = observeCredential(createCredential(requested), metrics ? tokenMetrics(metrics) : {});
+    const tracing = startTracing({
+      otlpEndpoint: config.telemetry.otlpEndpoint,
+      applicationInsightsConnectionString: config.telemetry.applicationInsightsConnectionString,
+      credential,
+      exporters: deps.spanExporters ?? [],
+    });
+    // Added first, so closed last: the spans of the drain are exported too.
+    closer.add('tracing', () => tracing.close());
+    if (tracing.enabled) {
+      logger.info(
+        {
+          otlp: config.telemetry.otlpEndpoint ?? false,
+          azureMonitor: config.telemetry.applicationInsightsConnectionString !== undefined,
+        },
+        'tracing on',
+      );
+    }
+    const entity = config.serviceBus.entity;
+    const messageTracing = tracing.enabled
+      ? createMessageTracing(
+          tracing.tracer,
+          'queue' in entity ? entity.queue : `${entity.topic}/Subscriptions/${entity.subscription}`,
+        )
+      : undefined;
     const firstToken = await acquireFirstToken(credential, {
       scope: scopes.serviceBus,
       identity: describeRequestedIdentity(requested),
@@ -71,6 +115,11 @@ export async function startWorker(
       },
       'identity ready',
     );
+    readiness?.add('identity', async () => {
+      // Answered from the identity library's cache while the token is fresh; asks the endpoint otherwise.
+      const token = await credential.getToken(scopes.serviceBus);
+      if (!token || token.expiresOnTimestamp <= Date.now()) throw new Error('no unexpired Service Bus token');
+    });
 
     if (config.keyVault.url && config.keyVault.secrets.length > 0) {
       const secrets = createSecretStore({
@@ -109,16 +158,26 @@ export async function startWorker(
       identity: config.sql.auth.kind === 'token' ? identity : undefined,
     });
     logger.info({ server: config.sql.server, database: config.sql.database }, 'sql ready');
+    readiness?.add('sql', async () => {
+      const s = pool.stats();
+      // Every connection lent out to writes: the pool is working; waiting for one would only report load.
+      if (s.idle === 0 && s.open >= config.sql.poolMax) return;
+      await pool.query('SELECT 1 AS ok');
+    });
 
     const writer = createSqlWriter({
       db: pool,
       handlers: orderHandlers,
       logger: logger.child({ component: 'writer' }),
+      ...(metrics ? { observer: writerMetrics(metrics) } : {}),
     });
     const batcher = createBatcher({
       maxBatchSize: config.batch.maxSize,
       flushMs: config.batch.flushMs,
-      write: (events) => writer.writeBatch(events),
+      write: (events) =>
+        messageTracing
+          ? messageTracing.traceBatch(events, () => writer.writeBatch(events))
+          : writer.writeBatch(events),
     });
     closer.add('batcher', () => batcher.close());
 
@@ -146,8 +205,19 @@ export async function startWorker(
       concurrency: config.serviceBus.concurrency,
       lockRenewalMaxMs: config.serviceBus.lockRenewalMaxMs,
       drainGraceMs: config.shutdownGraceMs,
+      observer: combineObservers(
+        ...([metrics && consumerMetrics(metrics), messageTracing?.observer].filter(
+          Boolean,
+        ) as ConsumerObserver[]),
+      ),
+    });
+    metrics?.gauge(metricNames.inFlight, 'Messages received and not yet settled.', {
+      collect: (g) => g.set(consumer.stats().inFlight),
     });
     await consumer.start();
+    readiness?.add('servicebus', () => {
+      if (!consumer.stats().receiverOpen) throw new Error('the receive link is not open');
+    });
     // Closed first on shutdown: stop receiving and drain, while the batcher and pool still write.
     closer.add('consumer', () => consumer.close());
 
@@ -163,6 +233,7 @@ export async function startWorker(
       consumer,
       async close() {
         if (state.current === 'running') state.transition('draining');
+        readiness?.setDraining();
         const failures = await closer.closeAll();
         if (state.current === 'draining') state.transition('stopped');
         return failures;

@@ -12,6 +12,14 @@ export type SqlWriterOptions = {
   handlers: readonly SqlWriteHandler[];
   /** @defaultValue no logging */
   logger?: Pick<Logger, 'warn' | 'error' | 'debug'>;
+  /** Told each batch's size and each transaction's duration, for metrics. @defaultValue none */
+  observer?: SqlWriterObserver;
+};
+
+export type SqlWriterObserver = {
+  batch?(events: number): void;
+  /** One transaction: seconds it took, and whether it committed. */
+  transaction?(seconds: number, result: 'committed' | 'failed'): void;
 };
 
 export type SqlWriter = {
@@ -43,7 +51,7 @@ const describe = (e: SqlError): string =>
  * still commit; a transient error sends the whole (sub-)batch back for a later retry.
  */
 export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
-  const { db, logger: log } = options;
+  const { db, logger: log, observer } = options;
   const handlers = new Map(options.handlers.map((h) => [h.type, h]));
 
   const writeOnce = (batch: readonly CloudEvent[]): Promise<void> =>
@@ -70,6 +78,7 @@ export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
 
   return {
     async writeBatch(events) {
+      observer?.batch?.(events.length);
       const outcomes = new Map<string, Outcome>();
       // One event per id (case-insensitively, as the inbox key): a redelivery inside the batch shares the outcome.
       const unique = new Map<string, CloudEvent>();
@@ -90,10 +99,13 @@ export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
       };
       const attempt = async (batch: readonly CloudEvent[]): Promise<void> => {
         if (batch.length === 0) return;
+        const started = performance.now();
         try {
           await writeOnce(batch);
+          observer?.transaction?.((performance.now() - started) / 1000, 'committed');
           settle(batch, { kind: 'complete' });
         } catch (e: unknown) {
+          observer?.transaction?.((performance.now() - started) / 1000, 'failed');
           const error = toSqlError(e);
           if (error.transient || NOT_THE_MESSAGES_FAULT.has(error.code)) {
             log?.warn(

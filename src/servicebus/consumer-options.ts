@@ -1,4 +1,5 @@
 import type {
+  ProcessErrorArgs,
   ServiceBusReceivedMessage,
   ServiceBusReceiver,
   ServiceBusReceiverOptions,
@@ -9,6 +10,7 @@ import type { EventSchemas } from '../handlers/registry.ts';
 import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
 import type { ServiceBusEntity } from './entity.ts';
+import type { SettlementReport } from './settle.ts';
 import type { WatchdogOptions } from './watchdog.ts';
 
 /** The receiver calls the consumer makes; `ServiceBusReceiver` satisfies it, and so can a fake. */
@@ -60,9 +62,58 @@ export type ConsumerOptions = {
   settleTimeoutMs?: number;
   /** Stalled-receiver detection; `false` turns it off. @defaultValue { idleMs: 60000 } */
   watchdog?: WatchdogOptions | false;
+  /** Told what happens to messages and the receiver, for metrics and traces. @defaultValue none */
+  observer?: ConsumerObserver;
   /** Clock, for tests. @defaultValue Date.now */
   now?: () => number;
 };
+
+/** Hooks the consumer calls synchronously; a throw is logged and ignored. */
+export type ConsumerObserver = {
+  /** May return fields (trace ids) for the message's log lines. */
+  received?(message: ServiceBusReceivedMessage): Record<string, string> | undefined;
+  /** A valid event's outcome is decided (its effect committed when `complete`), before settlement. */
+  decided?(message: ServiceBusReceivedMessage, outcome: Outcome): void;
+  settling?(message: ServiceBusReceivedMessage, outcome: Outcome): void;
+  settled?(report: SettlementReport, outcome: Outcome, message: ServiceBusReceivedMessage): void;
+  /** An error the SDK reported: `renewLock` when it failed to renew a message's lock. */
+  receiveError?(errorSource: ProcessErrorArgs['errorSource'], code: string | undefined): void;
+  /** The watchdog replaced a stalled receiver. */
+  receiverRestarted?(): void;
+};
+
+const hooks = ['received', 'decided', 'settling', 'settled', 'receiveError', 'receiverRestarted'] as const;
+
+function fanOut(
+  observers: readonly ConsumerObserver[],
+  onError?: (error: unknown, hook: string) => void,
+): Required<ConsumerObserver> {
+  const each =
+    (hook: (typeof hooks)[number]) =>
+    (...args: never[]) => {
+      let fields: Record<string, string> | undefined;
+      for (const o of observers) {
+        try {
+          const r = (o[hook] as ((...a: never[]) => unknown) | undefined)?.(...args);
+          if (r && typeof r === 'object') fields = { ...fields, ...(r as Record<string, string>) };
+        } catch (error: unknown) {
+          if (!onError) throw error;
+          onError(error, hook);
+        }
+      }
+      return fields;
+    };
+  return Object.fromEntries(hooks.map((h) => [h, each(h)])) as unknown as Required<ConsumerObserver>;
+}
+
+/** One observer that calls each of `observers` in turn; fields returned by `received` are merged. */
+export const combineObservers = (...observers: ConsumerObserver[]): ConsumerObserver => fanOut(observers);
+
+/** The observer with every hook guarded: metrics and traces must never change what happens to a message. */
+export const guardObserver = (
+  observer: ConsumerObserver,
+  onError: (error: unknown, hook: string) => void,
+): Required<ConsumerObserver> => fanOut([observer], onError);
 
 export type ConsumerState = 'idle' | 'running' | 'draining' | 'closed';
 
@@ -78,6 +129,8 @@ export type ConsumerStats = {
   receiverRestarts: number;
   /** When the last message arrived, ms since the epoch; undefined before the first. */
   lastMessageAt: number | undefined;
+  /** Running with its receive link open: what readiness reports. */
+  receiverOpen: boolean;
 };
 
 export type ConsumerErrorCode = 'InvalidOptions' | 'Closed';
@@ -92,8 +145,9 @@ export class ConsumerError extends Error {
   }
 }
 
-export type ResolvedConsumerOptions = Required<Omit<ConsumerOptions, 'watchdog'>> & {
+export type ResolvedConsumerOptions = Required<Omit<ConsumerOptions, 'watchdog' | 'observer'>> & {
   watchdog: Required<WatchdogOptions> | false;
+  observer: ConsumerObserver;
 };
 
 const positiveInteger = (name: string, value: number): number => {
@@ -141,6 +195,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     drainGraceMs,
     settleTimeoutMs,
     watchdog,
+    observer: options.observer ?? {},
     now: options.now ?? Date.now,
   };
 }

@@ -13,11 +13,13 @@ import {
   type ConsumerReceiver,
   type ConsumerState,
   type ConsumerStats,
+  guardObserver,
   resolveConsumerOptions,
 } from './consumer-options.ts';
 import { entityPath } from './entity.ts';
 import { cloudEventReceiverOptions, parseCloudEvent } from './envelope.ts';
 import { serviceBusCode } from './errors.ts';
+import { receiverLinkOpen } from './link-state.ts';
 import { describeError, type SettlementReport, settle } from './settle.ts';
 import { createReceiverWatchdog, type ReceiverWatchdog } from './watchdog.ts';
 
@@ -60,6 +62,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let closing: Promise<void> | undefined;
   const inFlight = new Set<Promise<void>>();
   const drainAbort = new AbortController();
+  const observe = guardObserver(o.observer, (error, hook) =>
+    logger.warn({ err: error, hook }, 'consumer observer failed'),
+  );
 
   const receiverOptions: ServiceBusReceiverOptions = {
     receiveMode: 'peekLock',
@@ -87,8 +92,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     log: Logger,
     stage: 'validate' | 'write' = 'write',
   ): Promise<void> => {
+    observe.settling(message, outcome);
     const report = await settle(from, message, outcome, log, o.settleTimeoutMs);
     count(report);
+    observe.settled(report, outcome, message);
     if (report.settled) {
       if (outcome.kind === 'deadLetter') {
         log.error(
@@ -97,7 +104,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           'dead-lettered',
         );
       } else if (outcome.kind === 'abandon' || outcome.kind === 'defer') {
-        log.info({ outcome: outcome.kind, error: describeError(outcome.error) }, `message ${outcome.kind}ed`);
+        // Per message, and it heals by itself (redelivery or retry): not info in the steady state.
+        log.debug(
+          { outcome: outcome.kind, error: describeError(outcome.error) },
+          `message ${outcome.kind}ed`,
+        );
       } else {
         log.debug('completed');
       }
@@ -136,10 +147,12 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const processMessage = (from: ConsumerReceiver) => async (message: ServiceBusReceivedMessage) => {
     counts.received++;
     lastMessageAt = lastActivityAt = o.now();
+    const traced = observe.received(message);
     const log = logger.child({
       messageId: message.messageId === undefined ? undefined : String(message.messageId),
       sequenceNumber: message.sequenceNumber?.toString(),
       deliveryCount: message.deliveryCount,
+      ...traced,
     });
     const work = (async () => {
       // Credit already granted can still bring messages after close began: hand them straight back.
@@ -155,6 +168,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         log.error({ stage: 'validate', err: error }, 'unexpected error before settlement; abandoning');
         decision = { outcome: { kind: 'abandon', error }, stage: 'validate' };
       }
+      observe.decided(message, decision.outcome);
       await settleOnce(from, message, decision.outcome, log, decision.stage);
     })();
     inFlight.add(work);
@@ -168,6 +182,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const processError = async (args: ProcessErrorArgs): Promise<void> => {
     const code = serviceBusCode(args.error);
     const level = code && permanentReceiveCodes.has(code) ? 'error' : 'warn';
+    observe.receiveError(args.errorSource, code);
     logger[level](
       { stage: 'receive', errorSource: args.errorSource, code, err: args.error },
       'Service Bus receive error; the SDK reconnects by itself',
@@ -238,6 +253,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             if (state.current !== 'running') return;
             subscribe();
             receiverRestarts++;
+            observe.receiverRestarted();
           },
           logger,
           now: o.now,
@@ -283,6 +299,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       ...counts,
       receiverRestarts,
       lastMessageAt,
+      receiverOpen: state.current === 'running' && receiverLinkOpen(receiver),
     }),
   };
 }

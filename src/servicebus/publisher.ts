@@ -1,5 +1,6 @@
 import type { ServiceBusMessage, ServiceBusMessageBatch, ServiceBusSender } from '@azure/service-bus';
 import type { CloudEvent } from '../pipeline/cloud-event.ts';
+import { withPublishSpan } from '../telemetry/trace-context.ts';
 import { type ContentMode, toServiceBusMessage } from './envelope.ts';
 import { serviceBusCode } from './errors.ts';
 
@@ -71,7 +72,7 @@ export async function publishEvents(
 
   for await (const item of events) {
     options.signal?.throwIfAborted();
-    const message = 'raw' in item ? item.raw : toServiceBusMessage(item, mode);
+    const message = 'raw' in item ? item.raw : toServiceBusMessage(withPublishSpan(item), mode);
     batch ??= await newBatch();
     if (batch.tryAddMessage(message)) {
       ids.push(idOf(message));

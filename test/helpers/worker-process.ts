@@ -5,41 +5,69 @@ export type WorkerProcess = {
   /** Everything it printed, stdout and stderr. */
   output(): string;
   exited: Promise<number | null>;
+  /** The ops port (/healthz, /readyz, /metrics) it announced. */
+  httpPort(): number;
 };
 
 const mainPath = new URL('../../src/main.ts', import.meta.url).pathname;
+// Replicas and test files run side by side: each worker takes a free port unless a test names one.
+const baseEnv = (): Record<string, string> => ({ PATH: process.env.PATH ?? '', HTTP_PORT: '0' });
 
 /** Starts `src/main.ts` as its own process, as the platform runs a replica, and waits until it runs. */
 export async function startWorkerProcess(
   env: Record<string, string>,
   timeoutMs = 30_000,
 ): Promise<WorkerProcess> {
+  const worker = spawnWorkerProcess(env);
+  await worker.waitFor('"msg":"worker running"', timeoutMs);
+  return worker;
+}
+
+/** Starts `src/main.ts` without waiting: for tests that watch its start. */
+export function spawnWorkerProcess(
+  env: Record<string, string>,
+): WorkerProcess & { waitFor(text: string, timeoutMs?: number): Promise<void> } {
   const child = spawn(process.execPath, [mainPath], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { ...baseEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    output += d.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`worker not running after ${timeoutMs} ms:\n${output}`)),
-      timeoutMs,
-    );
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (output.includes('"msg":"worker running"')) {
+  const waitFor = (text: string, timeoutMs = 30_000): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
         clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited ${code} before running:\n${output}`));
+        listeners.delete(check);
+        child.off('exit', onExit);
+        if (error) reject(error);
+        else resolve();
+      };
+      const check = () => {
+        if (output.includes(text)) done();
+      };
+      const onExit = (code: number | null) =>
+        done(new Error(`worker exited ${code} before "${text}":\n${output}`));
+      const timer = setTimeout(
+        () => done(new Error(`no "${text}" after ${timeoutMs} ms:\n${output}`)),
+        timeoutMs,
+      );
+      listeners.add(check);
+      child.once('exit', onExit);
+      check();
     });
-  });
-  return { child, output: () => output, exited };
+  const httpPort = (): number => {
+    const m = /"port":(\d+)[^\n]*ops endpoints listening/.exec(output);
+    if (!m) throw new Error(`the worker announced no ops port:\n${output}`);
+    return Number(m[1]);
+  };
+  return { child, output: () => output, exited, httpPort, waitFor };
 }
 
 /** Runs `src/main.ts` to its exit (a start that is expected to fail), with a time limit. */
@@ -48,7 +76,7 @@ export function runWorkerProcess(
   timeoutMs = 30_000,
 ): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, [mainPath], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { ...baseEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

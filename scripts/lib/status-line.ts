@@ -1,0 +1,104 @@
+import { parseExposition } from './prometheus-text.ts';
+
+/** The pipeline's totals as a worker's /metrics shows them at one moment. */
+export type PipelineStatus = {
+  at: number;
+  received: number;
+  completed: number;
+  deadLettered: number;
+  /** Handed back for another attempt: abandoned, plus deferred when the retry tier counts it. */
+  retrying: number;
+  inFlight: number;
+  /** Sums of the end-to-end lag histogram, for the average over an interval. */
+  lagSumSeconds: number;
+  lagCount: number;
+};
+
+/** Reads a PipelineStatus from a worker's `/metrics`. */
+export async function readStatus(metricsUrl: string, signal?: AbortSignal): Promise<PipelineStatus> {
+  const res = await fetch(metricsUrl, { signal: signal ?? AbortSignal.timeout(2_000) });
+  if (!res.ok) throw new Error(`${metricsUrl} answered ${res.status}`);
+  const m = parseExposition(await res.text());
+  return {
+    at: Date.now(),
+    received: m.sum('keyless_messages_received_total'),
+    completed: m.sum('keyless_messages_completed_total'),
+    deadLettered: m.sum('keyless_messages_dead_lettered_total'),
+    retrying: m.sum('keyless_messages_abandoned_total') + m.sum('keyless_messages_deferred_total'),
+    inFlight: m.sum('keyless_messages_in_flight'),
+    lagSumSeconds: m.sum('keyless_end_to_end_lag_seconds_sum'),
+    lagCount: m.sum('keyless_end_to_end_lag_seconds_count'),
+  };
+}
+
+const count = (n: number): string => n.toLocaleString('en-US');
+
+const duration = (seconds: number): string => {
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  return `${(seconds / 60).toFixed(1)} min`;
+};
+
+/** One status line: totals, and the rate and average lag since the previous status. */
+export function formatStatus(now: PipelineStatus, previous: PipelineStatus | undefined): string {
+  const parts = [
+    `received ${count(now.received)}`,
+    `completed ${count(now.completed)}`,
+    `dead-lettered ${count(now.deadLettered)}`,
+    `retrying ${count(now.retrying)}`,
+  ];
+  if (previous && now.at > previous.at) {
+    const rate = ((now.completed - previous.completed) * 1000) / (now.at - previous.at);
+    parts.push(`${rate < 10 ? rate.toFixed(1) : count(Math.round(rate))} msg/s`);
+    const lagged = now.lagCount - previous.lagCount;
+    parts.push(`lag ${lagged > 0 ? duration((now.lagSumSeconds - previous.lagSumSeconds) / lagged) : '-'}`);
+  }
+  return parts.join('  ');
+}
+
+/** What is printed when `npm start` ends: the totals of the run. */
+export function formatTotals(last: PipelineStatus, startedAt: number): string {
+  const lag = last.lagCount > 0 ? `, average lag ${duration(last.lagSumSeconds / last.lagCount)}` : '';
+  return (
+    `totals: received ${count(last.received)}, completed ${count(last.completed)}, ` +
+    `dead-lettered ${count(last.deadLettered)}, retrying ${count(last.retrying)} ` +
+    `in ${duration((last.at - startedAt) / 1000)}${lag}`
+  );
+}
+
+/**
+ * A line at the bottom of a terminal that is redrawn in place; other output is printed above it.
+ * Only for a TTY: on a pipe or a file nothing is redrawn.
+ */
+export type StatusLine = {
+  show(text: string): void;
+  /** Prints a line above the status line. */
+  print(line: string): void;
+  clear(): void;
+};
+
+export function createStatusLine(
+  status: { write(text: string): unknown },
+  out: { write(text: string): unknown },
+): StatusLine {
+  let current = '';
+  const erase = () => {
+    if (current) status.write('\r\x1b[K');
+  };
+  return {
+    show(text) {
+      erase();
+      current = text;
+      status.write(text);
+    },
+    print(line) {
+      erase();
+      out.write(`${line}\n`);
+      if (current) status.write(current);
+    },
+    clear() {
+      erase();
+      current = '';
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { ServiceBusReceivedMessage } from '@azure/service-bus';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { createMessageTracing } from '../../src/telemetry/message-spans.ts';
+
+const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+const publisherSpan = '00f067aa0ba902b7';
+
+function setup() {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const tracing = createMessageTracing(provider.getTracer('test'), 'orders');
+  const message = {
+    messageId: 'm-1',
+    deliveryCount: 1,
+    applicationProperties: { traceparent: `00-${traceId}-${publisherSpan}-01` },
+  } as unknown as ServiceBusReceivedMessage;
+  const named = (name: string) => exporter.getFinishedSpans().find((s) => s.name === name);
+  return { exporter, tracing, message, named };
+}
+
+describe('message spans', () => {
+  it('gives a retry span in the publisher’s trace after the message span has ended', async () => {
+    const { tracing, message, named } = setup();
+    const defer = { kind: 'defer', error: new Error('SQL unavailable') } as const;
+    tracing.observer.received?.(message);
+    tracing.observer.settling?.(message, defer);
+    tracing.observer.settled?.(
+      { messageId: 'm-1', sequenceNumber: '7', outcome: 'defer', settled: true },
+      defer,
+      message,
+    );
+    const result = await tracing.inMessageSpan(message, 'retry orders', async (span) => {
+      span.setAttribute('keyless.attempt', 2);
+      return 'done';
+    });
+    expect(result).toBe('done');
+    const retry = named('retry orders');
+    expect(retry?.spanContext().traceId).toBe(traceId);
+    expect(retry?.parentSpanContext?.spanId).toBe(publisherSpan);
+    expect(retry?.attributes['keyless.attempt']).toBe(2);
+    expect(named('defer orders')?.parentSpanContext?.spanId).toBe(
+      named('process orders')?.spanContext().spanId,
+    );
+  });
+
+  it('marks a settle span failed when the settlement failed, and a dead letter with its reason', () => {
+    const { tracing, message, named } = setup();
+    tracing.observer.received?.(message);
+    const outcome = { kind: 'deadLetter', reason: 'ValidationFailed', description: 'bad' } as const;
+    tracing.observer.settling?.(message, outcome);
+    tracing.observer.settled?.(
+      {
+        messageId: 'm-1',
+        sequenceNumber: '7',
+        outcome: 'deadLetter',
+        settled: false,
+        errorCode: 'MessageLockLost',
+      },
+      outcome,
+      message,
+    );
+    expect(named('deadLetter orders')?.status).toMatchObject({ code: 2, message: 'MessageLockLost' });
+    expect(named('process orders')?.attributes['keyless.dead_letter_reason']).toBe('ValidationFailed');
+  });
+
+  it('records a failed batch write on the batch span and still gives each message its write span', async () => {
+    const { tracing, message, named } = setup();
+    tracing.observer.received?.(message);
+    const event = { specversion: '1.0' as const, id: 'm-1', source: '/t', type: 't', data: {} };
+    await expect(
+      tracing.traceBatch([event], async () => {
+        throw new Error('connection lost');
+      }),
+    ).rejects.toThrow('connection lost');
+    const abandon = { kind: 'abandon', error: new Error('connection lost') } as const;
+    tracing.observer.settling?.(message, abandon);
+    tracing.observer.settled?.(
+      { messageId: 'm-1', sequenceNumber: '7', outcome: 'abandon', settled: true },
+      abandon,
+      message,
+    );
+    const processSpan = named('process orders')?.spanContext().spanId;
+    expect(named('sql write batch')?.status.code).toBe(2);
+    expect(named('sql write batch')?.links.map((l) => l.context.spanId)).toEqual([processSpan]);
+    expect(named('sql write')?.parentSpanContext?.spanId).toBe(processSpan);
+    expect(named('sql write')?.attributes['keyless.outcome']).toBe('abandon');
+  });
+});

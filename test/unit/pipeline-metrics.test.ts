@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { parseExposition } from '../../scripts/lib/prometheus-text.ts';
+import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
+import { toEventSchemas } from '../../src/handlers/registry.ts';
+import { createMetrics, metricNames as n } from '../../src/http/metrics.ts';
+import { consumerMetrics, tokenMetrics } from '../../src/http/pipeline-metrics.ts';
+import { observeCredential } from '../../src/identity/observed-credential.ts';
+import { createConsumer } from '../../src/servicebus/consumer.ts';
+import { capturingLogger, fakeClient, received, receivedEvent } from './consumer-fakes.ts';
+
+const scrape = async (metrics: ReturnType<typeof createMetrics>) => parseExposition(await metrics.text());
+
+function setup(now = () => Date.now()) {
+  const metrics = createMetrics({ processMetrics: false });
+  const bus = fakeClient();
+  const consumer = createConsumer({
+    client: bus.client,
+    entity: { queue: 'orders' },
+    schemas: toEventSchemas(orderHandlers),
+    handle: async () => ({ kind: 'complete' }),
+    logger: capturingLogger().logger,
+    watchdog: false,
+    observer: consumerMetrics(metrics, now),
+  });
+  return { metrics, consumer, receiver: () => bus.receivers[0] ?? expect.fail('no receiver') };
+}
+
+describe('pipeline metrics', () => {
+  it('counts received, completed and dead-lettered-by-reason messages, and the lag of committed ones', async () => {
+    const { metrics, consumer, receiver } = setup(() => 10_000);
+    await consumer.start();
+    await receiver().deliver({ ...receivedEvent('e-1'), enqueuedTimeUtc: new Date(7_500) } as never);
+    await receiver().deliver(
+      received({ contentType: 'application/cloudevents+json', body: Buffer.from('{oops') }),
+    );
+    const m = await scrape(metrics);
+    expect(m.sum(n.received)).toBe(2);
+    expect(m.sum(n.completed)).toBe(1);
+    expect(m.sum(n.deadLettered, { reason: 'InvalidJson' })).toBe(1);
+    expect(m.sum(`${n.lag}_count`)).toBe(1);
+    expect(m.sum(`${n.lag}_sum`)).toBe(2.5);
+    await consumer.close();
+  });
+
+  it('counts a settlement that lost its lock as a settle failure and a lock loss, not as completed', async () => {
+    const { metrics, consumer, receiver } = setup();
+    await consumer.start();
+    receiver().failNextSettlement = Object.assign(new Error('lock lost'), { code: 'MessageLockLost' });
+    await receiver().deliver(receivedEvent('e-2'));
+    const m = await scrape(metrics);
+    expect(m.sum(n.settleFailures, { outcome: 'complete', code: 'MessageLockLost' })).toBe(1);
+    expect(m.sum(n.lockLosses)).toBe(1);
+    expect(m.sum(n.completed)).toBe(0);
+    await consumer.close();
+  });
+
+  it('counts a message whose lock was renewed while it was handled', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const bus = fakeClient();
+    const consumer = createConsumer({
+      client: bus.client,
+      entity: { queue: 'orders' },
+      schemas: toEventSchemas(orderHandlers),
+      // What the SDK's lock renewer does on success: a later lockedUntilUtc on the same message.
+      handle: async (_event, { message }) => {
+        if (message.messageId === 'slow') message.lockedUntilUtc = new Date(90_000);
+        return { kind: 'complete' };
+      },
+      logger: capturingLogger().logger,
+      watchdog: false,
+      observer: consumerMetrics(metrics),
+    });
+    await consumer.start();
+    await bus.receivers[0]?.deliver({ ...receivedEvent('slow'), lockedUntilUtc: new Date(30_000) } as never);
+    await bus.receivers[0]?.deliver({ ...receivedEvent('fast'), lockedUntilUtc: new Date(30_000) } as never);
+    expect((await scrape(metrics)).sum(n.lockRenewedMessages)).toBe(1);
+    await consumer.close();
+  });
+
+  it('counts the lock renewals the SDK reports as failed, by error source', async () => {
+    const { metrics, consumer, receiver } = setup();
+    await consumer.start();
+    const error = Object.assign(new Error('lock lost'), { code: 'MessageLockLost' });
+    await receiver().handlers?.processError({
+      error,
+      errorSource: 'renewLock',
+      entityPath: 'orders',
+      fullyQualifiedNamespace: 'x',
+      identifier: 'receiver-1',
+    });
+    const m = await scrape(metrics);
+    expect(m.sum(n.lockRenewalFailures)).toBe(1);
+    expect(m.sum(n.receiveErrors, { source: 'renewLock' })).toBe(1);
+    await consumer.close();
+  });
+
+  it('counts a token refresh only when the credential hands out a token it had not before', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    let issued = 0;
+    let token = { token: 't-1', expiresOnTimestamp: Date.now() + 3_600_000 };
+    const credential = observeCredential(
+      {
+        getToken: async () => {
+          issued++;
+          return token;
+        },
+      },
+      tokenMetrics(metrics),
+    );
+    await credential.getToken('https://servicebus.azure.net/.default');
+    await credential.getToken('https://servicebus.azure.net/.default'); // the cache's answer
+    token = { token: 't-2', expiresOnTimestamp: Date.now() + 3_600_000 };
+    await credential.getToken('https://servicebus.azure.net/.default');
+    const m = await scrape(metrics);
+    expect(issued).toBe(3);
+    expect(m.sum(n.tokenRefreshes, { scope: 'https://servicebus.azure.net/.default' })).toBe(2);
+    expect(credential.lastToken('https://servicebus.azure.net/.default')?.token).toBe('t-2');
+  });
+
+  it('settles a message as usual when an observer throws, and logs the observer failure', async () => {
+    const { logger, lines } = capturingLogger();
+    const bus = fakeClient();
+    const broken = () => {
+      throw new Error('observer bug');
+    };
+    const consumer = createConsumer({
+      client: bus.client,
+      entity: { queue: 'orders' },
+      schemas: toEventSchemas(orderHandlers),
+      handle: async () => ({ kind: 'complete' }),
+      logger,
+      watchdog: false,
+      observer: { received: broken, decided: broken, settling: broken, settled: broken },
+    });
+    await consumer.start();
+    await bus.receivers[0]?.deliver(receivedEvent('e-9'));
+    expect(bus.receivers[0]?.settlements).toEqual([{ kind: 'complete', messageId: 'e-9' }]);
+    expect(lines.filter((l) => l.msg === 'consumer observer failed').map((l) => l.hook)).toEqual([
+      'received',
+      'decided',
+      'settling',
+      'settled',
+    ]);
+    await consumer.close();
+  });
+
+  it('returns the registered instrument when a component registers a name twice', () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const a = metrics.counter('keyless_test_total', 'A test counter.');
+    expect(metrics.counter('keyless_test_total', 'A test counter.')).toBe(a);
+  });
+});
