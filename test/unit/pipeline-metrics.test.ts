@@ -1,3 +1,4 @@
+import { ServiceBusError } from '@azure/service-bus';
 import { describe, expect, it } from 'vitest';
 import { parseExposition } from '../../scripts/lib/prometheus-text.ts';
 import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
@@ -45,7 +46,7 @@ describe('pipeline metrics', () => {
   it('counts a settlement that lost its lock as a settle failure and a lock loss, not as completed', async () => {
     const { metrics, consumer, receiver } = setup();
     await consumer.start();
-    receiver().failNextSettlement = Object.assign(new Error('lock lost'), { code: 'MessageLockLost' });
+    receiver().failNextSettlement = new ServiceBusError('lock lost', 'MessageLockLost');
     await receiver().deliver(receivedEvent('e-2'));
     const m = await scrape(metrics);
     expect(m.sum(n.settleFailures, { outcome: 'complete', code: 'MessageLockLost' })).toBe(1);
