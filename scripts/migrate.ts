@@ -2,10 +2,10 @@
 // operator identity (db_ddladmin). Running it again changes nothing.
 import { pino } from 'pino';
 import { migrate } from '../src/sql/migrate.ts';
-import { sqlPoolFromEnv } from './lib/sql-pool-from-env.ts';
+import { scriptSettings, scriptSqlPool } from './lib/script-settings.ts';
 
 const log = pino({ name: 'migrate' });
-const { pool, target } = sqlPoolFromEnv('operator');
+const { pool, target } = scriptSqlPool(await scriptSettings('operator', ['sql']));
 log.info({ target }, 'migrating');
 try {
   const { applied } = await migrate(pool, { log });

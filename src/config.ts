@@ -190,9 +190,12 @@ const schema = z.object({
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
 });
 
-/** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  const parsed = schema.safeParse(env);
+type Env = Readonly<Record<string, string | undefined>>;
+type Parsed = z.infer<typeof schema>;
+type Problems = { variable: string; problem: string }[];
+
+function parseWith<T extends z.ZodType>(part: T, env: Env): z.infer<T> {
+  const parsed = part.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => ({
@@ -201,8 +204,37 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       })),
     );
   }
-  const e = parsed.data;
-  const problems: { variable: string; problem: string }[] = [];
+  return parsed.data;
+}
+
+const serviceBusKeys = {
+  SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: true,
+  SERVICEBUS_QUEUE: true,
+  SERVICEBUS_TOPIC: true,
+  SERVICEBUS_SUBSCRIPTION: true,
+  SERVICEBUS_ENDPOINT: true,
+  SERVICEBUS_CONCURRENCY: true,
+  SERVICEBUS_LOCK_RENEWAL_MAX_MS: true,
+} as const;
+const sqlKeys = {
+  SQL_SERVER: true,
+  SQL_PORT: true,
+  SQL_DATABASE: true,
+  SQL_AUTH: true,
+  SQL_USER: true,
+  SQL_PASSWORD: true,
+  SQL_ENCRYPT: true,
+  SQL_POOL_MAX: true,
+  SQL_TOKEN_MAX_AGE_MS: true,
+} as const;
+const identityKeys = {
+  AZURE_CREDENTIAL: true,
+  AZURE_CLIENT_ID: true,
+  IDENTITY_STARTUP_TIMEOUT_MS: true,
+} as const;
+const keyVaultKeys = { KEY_VAULT_URL: true, KEY_VAULT_SECRETS: true, KEY_VAULT_REFRESH_MS: true } as const;
+
+function serviceBusFrom(e: Pick<Parsed, keyof typeof serviceBusKeys>, problems: Problems) {
   let entity: ServiceBusEntity | undefined;
   if (e.SERVICEBUS_QUEUE && (e.SERVICEBUS_TOPIC || e.SERVICEBUS_SUBSCRIPTION)) {
     problems.push({
@@ -221,16 +253,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       problem: 'is required (or SERVICEBUS_TOPIC + SERVICEBUS_SUBSCRIPTION)',
     });
   }
-  if (e.SERVICEBUS_LOCK_RENEWAL_MAX_MS < e.SHUTDOWN_GRACE_MS) {
-    // A message still draining must keep its lock, or another replica takes it while it is written.
-    problems.push({
-      variable: 'SERVICEBUS_LOCK_RENEWAL_MAX_MS',
-      problem: `must be at least SHUTDOWN_GRACE_MS (${e.SHUTDOWN_GRACE_MS})`,
-    });
-  }
-  if (e.KEY_VAULT_SECRETS.length > 0 && !e.KEY_VAULT_URL) {
-    problems.push({ variable: 'KEY_VAULT_URL', problem: 'is required when KEY_VAULT_SECRETS is set' });
-  }
+  return {
+    fullyQualifiedNamespace: e.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE,
+    entity: entity as ServiceBusEntity,
+    endpoint: e.SERVICEBUS_ENDPOINT,
+    concurrency: e.SERVICEBUS_CONCURRENCY,
+    lockRenewalMaxMs: e.SERVICEBUS_LOCK_RENEWAL_MAX_MS,
+  };
+}
+
+function sqlFrom(e: Pick<Parsed, keyof typeof sqlKeys>, problems: Problems): Config['sql'] {
   let auth: SqlAuth = { kind: 'token' };
   if (e.SQL_AUTH === 'password') {
     // A password is a secret: allowed only for a local SQL Server container, never for Azure SQL.
@@ -247,31 +279,74 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   } else if (e.SQL_USER || e.SQL_PASSWORD) {
     problems.push({ variable: 'SQL_PASSWORD', problem: 'is only read with SQL_AUTH=password; remove it' });
   }
-  if (problems.length > 0 || entity === undefined) throw new ConfigError(problems);
+  return {
+    server: e.SQL_SERVER,
+    port: e.SQL_PORT,
+    database: e.SQL_DATABASE,
+    auth,
+    encrypt: e.SQL_ENCRYPT === 'true',
+    poolMax: e.SQL_POOL_MAX,
+    tokenMaxAgeMs: e.SQL_TOKEN_MAX_AGE_MS,
+  };
+}
+
+const identityFrom = (e: Pick<Parsed, keyof typeof identityKeys>): Config['identity'] => ({
+  credential: e.AZURE_CREDENTIAL,
+  clientId: e.AZURE_CLIENT_ID,
+  startupTimeoutMs: e.IDENTITY_STARTUP_TIMEOUT_MS,
+});
+
+function keyVaultFrom(e: Pick<Parsed, keyof typeof keyVaultKeys>, problems: Problems): Config['keyVault'] {
+  if (e.KEY_VAULT_SECRETS.length > 0 && !e.KEY_VAULT_URL) {
+    problems.push({ variable: 'KEY_VAULT_URL', problem: 'is required when KEY_VAULT_SECRETS is set' });
+  }
+  return { url: e.KEY_VAULT_URL, secrets: e.KEY_VAULT_SECRETS, refreshMs: e.KEY_VAULT_REFRESH_MS };
+}
+
+/** One part of the configuration, parsed by the same rules as the whole (for scripts that need only it). */
+function loadPart<K extends Record<string, true>, R>(
+  keys: K,
+  build: (e: Pick<Parsed, keyof K & keyof Parsed>, problems: Problems) => R,
+  env: Env,
+): R {
+  const e = parseWith(schema.pick(keys as never), env) as Pick<Parsed, keyof K & keyof Parsed>;
+  const problems: Problems = [];
+  const part = build(e, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(part);
+}
+
+/** The SQL settings alone (`SQL_*`), validated as the worker validates them. */
+export const loadSqlConfig = (env: Env): Config['sql'] => loadPart(sqlKeys, sqlFrom, env);
+/** The Service Bus settings alone (`SERVICEBUS_*`). */
+export const loadServiceBusConfig = (env: Env): Config['serviceBus'] =>
+  loadPart(serviceBusKeys, serviceBusFrom, env);
+/** Which identity the process uses (`AZURE_CREDENTIAL`, `AZURE_CLIENT_ID`). */
+export const loadIdentityConfig = (env: Env): Config['identity'] => loadPart(identityKeys, identityFrom, env);
+/** The Key Vault settings alone (`KEY_VAULT_*`). */
+export const loadKeyVaultConfig = (env: Env): Config['keyVault'] => loadPart(keyVaultKeys, keyVaultFrom, env);
+
+/** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
+export function loadConfig(env: Env): Config {
+  const e = parseWith(schema, env);
+  const problems: Problems = [];
+  const serviceBus = serviceBusFrom(e, problems);
+  if (e.SERVICEBUS_LOCK_RENEWAL_MAX_MS < e.SHUTDOWN_GRACE_MS) {
+    // A message still draining must keep its lock, or another replica takes it while it is written.
+    problems.push({
+      variable: 'SERVICEBUS_LOCK_RENEWAL_MAX_MS',
+      problem: `must be at least SHUTDOWN_GRACE_MS (${e.SHUTDOWN_GRACE_MS})`,
+    });
+  }
+  const keyVault = keyVaultFrom(e, problems);
+  const sql = sqlFrom(e, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
-    identity: {
-      credential: e.AZURE_CREDENTIAL,
-      clientId: e.AZURE_CLIENT_ID,
-      startupTimeoutMs: e.IDENTITY_STARTUP_TIMEOUT_MS,
-    },
-    keyVault: { url: e.KEY_VAULT_URL, secrets: e.KEY_VAULT_SECRETS, refreshMs: e.KEY_VAULT_REFRESH_MS },
-    serviceBus: {
-      fullyQualifiedNamespace: e.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE,
-      entity,
-      endpoint: e.SERVICEBUS_ENDPOINT,
-      concurrency: e.SERVICEBUS_CONCURRENCY,
-      lockRenewalMaxMs: e.SERVICEBUS_LOCK_RENEWAL_MAX_MS,
-    },
-    sql: {
-      server: e.SQL_SERVER,
-      port: e.SQL_PORT,
-      database: e.SQL_DATABASE,
-      auth,
-      encrypt: e.SQL_ENCRYPT === 'true',
-      poolMax: e.SQL_POOL_MAX,
-      tokenMaxAgeMs: e.SQL_TOKEN_MAX_AGE_MS,
-    },
+    identity: identityFrom(e),
+    keyVault,
+    serviceBus,
+    sql,
     redis: { url: e.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
