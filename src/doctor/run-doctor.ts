@@ -74,6 +74,7 @@ export async function runDoctor(
     keyVault: keyVault.url ? (new URL(keyVault.url).hostname.split('.')[0] ?? '<vault>') : '<vault>',
     sqlServer: options.sqlTarget?.server ?? '<sql server>',
     database: options.sqlTarget?.database ?? '<database>',
+    registry: '<registry>',
     redisCluster: options.redis
       ? (new URL(options.redis.url).hostname.split('.')[0] ?? '<redis>')
       : '<redis>',
@@ -107,6 +108,11 @@ export async function runDoctor(
         localEndpoint: serviceBus.endpoint,
       });
     }
+    if (grant.scope === 'registry')
+      return {
+        outcome: 'skipped',
+        detail: 'the platform pulls the image before the container starts: a running replica proves it',
+      };
     if (grant.kind === 'rbac' && grant.scope === 'vault') {
       if (!keyVault.url) return { outcome: 'skipped', detail: 'no KEY_VAULT_URL configured' };
       return tryReadSecrets(createSecretClient(keyVault.url, credential), keyVault.secrets);

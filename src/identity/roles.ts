@@ -8,9 +8,10 @@ export type Principal = 'worker' | 'publisher' | 'operator' | 'scaler';
 
 /**
  * Where a right is granted. `queue`: the Service Bus queue (or topic subscription) the worker
- * consumes; `vault`: the Key Vault; `database`: the Azure SQL database; `redis`: the Redis database.
+ * consumes; `vault`: the Key Vault; `database`: the Azure SQL database; `redis`: the Redis database;
+ * `registry`: the container registry the platform pulls the image from, as that identity.
  */
-export type GrantScope = 'queue' | 'vault' | 'database' | 'redis';
+export type GrantScope = 'queue' | 'vault' | 'database' | 'redis' | 'registry';
 
 /** `rbac`: an Azure role assignment; `sql`: a database role of a contained user; `redis`: a data access policy. */
 export type GrantKind = 'rbac' | 'sql' | 'redis';
@@ -52,6 +53,13 @@ export const grants: readonly Grant[] = [
     role: 'default',
     scope: 'redis',
     why: 'the BullMQ retry queue (Azure Managed Redis has one built-in access policy, default)',
+  },
+  {
+    principal: 'worker',
+    kind: 'rbac',
+    role: 'AcrPull',
+    scope: 'registry',
+    why: "the platform pulls the app's image as the worker (no registry password)",
   },
   {
     principal: 'publisher',
@@ -96,6 +104,13 @@ export const grants: readonly Grant[] = [
     why: 'migrate creates tables',
   },
   {
+    principal: 'operator',
+    kind: 'rbac',
+    role: 'AcrPull',
+    scope: 'registry',
+    why: "the platform pulls the migration job's image as the operator",
+  },
+  {
     principal: 'scaler',
     kind: 'rbac',
     role: 'Azure Service Bus Data Owner',
@@ -116,6 +131,7 @@ export type DeploymentNames = {
   sqlServer: string;
   database: string;
   redisCluster: string;
+  registry: string;
 };
 
 export const placeholderNames: DeploymentNames = {
@@ -126,6 +142,7 @@ export const placeholderNames: DeploymentNames = {
   sqlServer: '<sql server>',
   database: '<database>',
   redisCluster: '<redis>',
+  registry: '<registry>',
 };
 
 const scopeLookup = (scope: GrantScope, n: DeploymentNames): string => {

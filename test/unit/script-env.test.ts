@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadServiceBusConfig, loadSqlConfig } from '../../src/config.ts';
 import { type LocalStackModule, resolveScriptEnv } from '../../scripts/lib/script-env.ts';
+import { loadServiceBusConfig, loadSqlConfig } from '../../src/config.ts';
 
 const stackEnv = {
   KEYLESS_STACK_PID: '4242',
@@ -14,12 +14,14 @@ const stackEnv = {
   SQL_PORT: '14330',
   SQL_DATABASE: 'keyless',
 };
-const fakeStack = (calls: string[]): (() => Promise<LocalStackModule>) => async () => ({
-  localStackEnv: (who) => {
-    calls.push(who);
-    return stackEnv;
-  },
-});
+const fakeStack =
+  (calls: string[]): (() => Promise<LocalStackModule>) =>
+  async () => ({
+    localStackEnv: (who) => {
+      calls.push(who);
+      return stackEnv;
+    },
+  });
 
 describe('the settings a script runs with', () => {
   it('takes Service Bus from the local stack when only a local SQL Server is configured (publish no longer refuses)', async () => {
@@ -87,6 +89,8 @@ describe('the settings a script runs with', () => {
         SQL_PASSWORD: 'p',
       }),
     ).toThrow(/SQL_AUTH: 'password' is for local SQL Server only/);
-    expect(() => loadSqlConfig({ SQL_SERVER: 'db.database.windows.net' })).toThrow(/SQL_DATABASE: is required/);
+    expect(() => loadSqlConfig({ SQL_SERVER: 'db.database.windows.net' })).toThrow(
+      /SQL_DATABASE: is required/,
+    );
   });
 });
