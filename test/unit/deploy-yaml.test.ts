@@ -71,7 +71,7 @@ describe('deploy/containerapp.yaml', () => {
 
   it("runs the code as the worker's user-assigned identity, whose client id AZURE_CLIENT_ID names", () => {
     expect(app.identity.type).toBe('UserAssigned');
-    expect(appText).toContain('value: ${WORKER_CLIENT_ID}');
+    expect(envOf(worker).AZURE_CLIENT_ID).toBe(sample('WORKER_CLIENT_ID'));
     const ids = Object.keys(app.identity.userAssignedIdentities);
     expect(ids).toEqual([sample('WORKER_IDENTITY_ID'), sample('SCALER_IDENTITY_ID')]);
     expect(app.properties.configuration.identitySettings).toEqual([
@@ -122,7 +122,7 @@ describe('deploy/migrate-job.yaml', () => {
     expect(migrate.image).toBe(worker.image);
     expect(migrate.command).toEqual(['node', 'dist/scripts/migrate.js']);
     expect(Object.keys(job.identity.userAssignedIdentities)).toEqual([sample('OPERATOR_IDENTITY_ID')]);
-    expect(read('migrate-job.yaml')).toContain('value: ${OPERATOR_CLIENT_ID}');
+    expect(envOf(migrate).AZURE_CLIENT_ID).toBe(sample('OPERATOR_CLIENT_ID'));
     expect(validPair(migrate.resources)).toBe(true);
   });
 
