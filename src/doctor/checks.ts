@@ -11,7 +11,8 @@ import { statement } from '../sql/statements.ts';
 /** What one try found: the right is there, it is not (`missing`), or something else stopped it. */
 export type TryResult = { outcome: 'ok' | 'missing' | 'failed' | 'skipped'; detail: string };
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message.split('\n')[0] : String(e)) ?? '';
+const messageOf = (e: unknown): string =>
+  ((e instanceof Error ? e.message.split('\n')[0] : String(e)) ?? '').trim();
 
 const entityName = (entity: ServiceBusEntity): string =>
   'queue' in entity ? entity.queue : `${entity.topic}/subscriptions/${entity.subscription}`;

@@ -81,11 +81,11 @@ export async function runDoctor(
     ...options.names,
   };
   const who = { objectId: identity.objectId ?? '<object id>', name: nameOf(identity) };
-  const client = new ServiceBusClient(
-    serviceBus.fullyQualifiedNamespace,
-    credential,
-    serviceBus.endpoint ? { customEndpointAddress: serviceBus.endpoint } : {},
-  );
+  // No retries: a refused right is the answer, and the SDK would retry the refusal for a minute and more.
+  const client = new ServiceBusClient(serviceBus.fullyQualifiedNamespace, credential, {
+    retryOptions: { maxRetries: 0, timeoutInMs: 15_000 },
+    ...(serviceBus.endpoint ? { customEndpointAddress: serviceBus.endpoint } : {}),
+  });
   let sqlPermissions: Promise<SqlPermissions> | undefined;
   const sqlOnce = (): Promise<SqlPermissions> => {
     sqlPermissions ??= (async () => {
@@ -105,7 +105,10 @@ export async function runDoctor(
       if (grant.role === 'Azure Service Bus Data Receiver') return tryReceive(client, entity);
       if (grant.role === 'Azure Service Bus Data Sender') return trySend(client, entity);
       return tryReadMessageCount(serviceBus.fullyQualifiedNamespace, entity, credential, {
-        localEndpoint: serviceBus.endpoint,
+        // A port in the namespace or a custom endpoint: the local stand-in, which speaks AMQP only.
+        localEndpoint:
+          serviceBus.endpoint ??
+          (/:\d+$/.test(serviceBus.fullyQualifiedNamespace) ? serviceBus.fullyQualifiedNamespace : undefined),
       });
     }
     if (grant.scope === 'registry')
