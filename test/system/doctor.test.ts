@@ -68,7 +68,9 @@ describe('npm run doctor on the local stack', () => {
     expect(fixes).toContain(
       `az role assignment create --assignee-object-id ${publisher.objectId} --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User"`,
     );
-    expect(fixes).toContain('CREATE USER [keyless-publisher] FROM EXTERNAL PROVIDER; ALTER ROLE db_datareader');
+    expect(fixes).toContain(
+      'CREATE USER [keyless-publisher] FROM EXTERNAL PROVIDER; ALTER ROLE db_datareader',
+    );
   });
 
   it("finds the operator's migration and reprocessing rights, and the scaler's right is left to Azure", async () => {
