@@ -131,24 +131,33 @@ export type RedisCheckOptions = {
 
 /** AUTH (with Entra) and PING: the least call the data access policy allows. */
 export async function tryRedis(options: RedisCheckOptions): Promise<TryResult> {
-  const redis = new Redis(options.url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-    connectTimeout: options.timeoutMs ?? 5_000,
-  });
-  redis.on('error', () => undefined);
+  const { auth } = options;
+  let redis: Redis | undefined;
+  // A refused AUTH arrives as an 'error' event; the command then only sees the closed connection.
+  let refused: unknown;
   try {
+    // AUTH on connect, as the retry tier's client does; no ready check, which would run before it.
+    redis = new Redis(options.url, {
+      lazyConnect: true,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+      connectTimeout: options.timeoutMs ?? 5_000,
+      ...(auth.kind === 'entra' ? { username: auth.username, password: await auth.password() } : {}),
+    });
+    redis.on('error', (e: unknown) => {
+      refused ??= e;
+    });
     await redis.connect();
-    if (options.auth.kind === 'entra') await redis.auth(options.auth.username, await options.auth.password());
     await redis.ping();
-    return { outcome: 'ok', detail: `${options.auth.kind === 'entra' ? 'AUTH and ' : ''}PING answered` };
+    return { outcome: 'ok', detail: `${auth.kind === 'entra' ? 'AUTH and ' : ''}PING answered` };
   } catch (error: unknown) {
-    return /WRONGPASS|NOPERM|NOAUTH|invalid username-password/i.test(messageOf(error))
-      ? { outcome: 'missing', detail: messageOf(error) }
-      : { outcome: 'failed', detail: messageOf(error) };
+    const detail = messageOf(refused ?? error);
+    return /WRONGPASS|NOPERM|NOAUTH|invalid username-password/i.test(detail)
+      ? { outcome: 'missing', detail }
+      : { outcome: 'failed', detail };
   } finally {
-    redis.disconnect();
+    redis?.disconnect();
   }
 }
