@@ -66,7 +66,7 @@ describe('deploy/containerapp.yaml', () => {
   it('holds no secret, no secret reference and no connection string', () => {
     expect(app.properties.configuration.secrets).toBeUndefined();
     expect(worker.env.filter((e) => e.secretRef !== undefined || e.value === undefined)).toEqual([]);
-    expect(appText).not.toMatch(/SharedAccessKey|Password=|AccountKey|connectionString/i);
+    expect(appText).not.toMatch(/SharedAccessKey|Password\s*=|AccountKey|connectionString/i);
   });
 
   it("runs the code as the worker's user-assigned identity, whose client id AZURE_CLIENT_ID names", () => {

@@ -164,6 +164,8 @@ export const translateFunction = (
       if (a.length !== 2) throw notSupported('ROUND with a function argument');
       return { sql: `round(${a[0]}, ${a[1]})`, next };
     }
+    case 'HAS_PERMS_BY_NAME':
+      return { sql: hasPermsByName(ctx, tokens, splitCommas(tokens, open + 1, close)), next };
     case 'CONVERT':
     case 'TRY_CAST':
     case 'TRY_CONVERT':
@@ -183,8 +185,6 @@ export const translateFunction = (
     case 'IIF':
     case 'CHOOSE':
     case 'SCOPE_IDENTITY':
-    case 'HAS_PERMS_BY_NAME':
-      return { sql: hasPermsByName(ctx, tokens, splitCommas(tokens, open + 1, close)), next };
     case 'OBJECT_NAME':
     case 'IS_ROLEMEMBER':
       throw notSupported(name);
