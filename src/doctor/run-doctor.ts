@@ -56,6 +56,14 @@ export function rightsToTry(principal: Principal): Grant[] {
   });
 }
 
+/** `Key Vault Secrets User on vault keyless-kv`, `db_datawriter in database keyless`, … */
+const describeGrant = (grant: Grant, n: DeploymentNames): string => {
+  if (grant.kind === 'sql') return `${grant.role} in database ${n.database}`;
+  if (grant.kind === 'redis') return `Redis access policy '${grant.role}' on ${n.redisCluster}`;
+  const where = { queue: `queue ${n.entityPath}`, vault: `vault ${n.keyVault}`, registry: 'the registry' };
+  return `${grant.role} on ${where[grant.scope as keyof typeof where] ?? grant.scope}`;
+};
+
 const nameOf = (identity: IdentityDescription): string =>
   identity.resourceId?.split('/').at(-1) ?? '<name of the managed identity>';
 
@@ -146,7 +154,7 @@ export async function runDoctor(
           : sqlUserMissing
             ? `CREATE USER [${who.name}] FROM EXTERNAL PROVIDER; ${grantCommand(grant, who, names)}`
             : grantCommand(grant, who, names);
-      verdicts.push({ ...result, grant, right: `${grant.role} (${grant.kind}, ${grant.scope})`, fix });
+      verdicts.push({ ...result, grant, right: describeGrant(grant, names), fix });
     }
   } finally {
     await client.close().catch(() => undefined);
