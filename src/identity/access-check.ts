@@ -3,6 +3,7 @@ import type { ServiceBusEntity } from '../config.ts';
 import type { SqlClient } from '../sql/client.ts';
 import { isSqlError } from '../sql/errors.ts';
 import type { IdentityDescription } from './describe.ts';
+import { type Grant, grantCommand, grants, placeholderNames } from './roles.ts';
 
 export type AccessErrorCode =
   | 'MissingRole'
@@ -57,13 +58,21 @@ export async function checkServiceBusAccess(
     await receiver.peekMessages(1);
   } catch (error: unknown) {
     if (serviceBusCode(error) !== 'UnauthorizedAccess') throw error;
-    const namespaceName = context.namespace.split('.')[0];
+    const receiver = grants.find(
+      (g) => g.principal === 'worker' && g.role === 'Azure Service Bus Data Receiver',
+    );
+    const names = {
+      ...placeholderNames,
+      serviceBusNamespace: context.namespace.split('.')[0] ?? '',
+      entityPath: path,
+    };
     throw new AccessError(
       'MissingRole',
       [
         `Service Bus refused ${who(context.identity)} on '${path}' in ${context.namespace}: it lacks the role 'Azure Service Bus Data Receiver'.`,
         'Grant it with:',
-        `  az role assignment create --assignee-object-id ${context.identity.objectId} --assignee-principal-type ServicePrincipal --role "Azure Service Bus Data Receiver" --scope "$(az servicebus namespace show --name ${namespaceName} --resource-group <resource group> --query id -o tsv)"`,
+        // At the queue, as provisioning grants it (the roles table), not the whole namespace.
+        `  ${grantCommand(receiver as Grant, { objectId: context.identity.objectId ?? '<object id>', name: identityName(context.identity) }, names)}`,
       ].join('\n'),
       { cause: error },
     );
