@@ -207,34 +207,14 @@ function parseWith<T extends z.ZodType>(part: T, env: Env): z.infer<T> {
   return parsed.data;
 }
 
-const serviceBusKeys = {
-  SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: true,
-  SERVICEBUS_QUEUE: true,
-  SERVICEBUS_TOPIC: true,
-  SERVICEBUS_SUBSCRIPTION: true,
-  SERVICEBUS_ENDPOINT: true,
-  SERVICEBUS_CONCURRENCY: true,
-  SERVICEBUS_LOCK_RENEWAL_MAX_MS: true,
-} as const;
-const sqlKeys = {
-  SQL_SERVER: true,
-  SQL_PORT: true,
-  SQL_DATABASE: true,
-  SQL_AUTH: true,
-  SQL_USER: true,
-  SQL_PASSWORD: true,
-  SQL_ENCRYPT: true,
-  SQL_POOL_MAX: true,
-  SQL_TOKEN_MAX_AGE_MS: true,
-} as const;
-const identityKeys = {
-  AZURE_CREDENTIAL: true,
-  AZURE_CLIENT_ID: true,
-  IDENTITY_STARTUP_TIMEOUT_MS: true,
-} as const;
-const keyVaultKeys = { KEY_VAULT_URL: true, KEY_VAULT_SECRETS: true, KEY_VAULT_REFRESH_MS: true } as const;
+// A part is every variable under its prefixes, so a variable added to the schema joins its part.
+type Part<P extends string> = Pick<Parsed, Extract<keyof Parsed, `${P}${string}`>>;
+const serviceBusKeys = ['SERVICEBUS_'] as const;
+const sqlKeys = ['SQL_'] as const;
+const identityKeys = ['AZURE_', 'IDENTITY_'] as const;
+const keyVaultKeys = ['KEY_VAULT_'] as const;
 
-function serviceBusFrom(e: Pick<Parsed, keyof typeof serviceBusKeys>, problems: Problems) {
+function serviceBusFrom(e: Part<'SERVICEBUS_'>, problems: Problems) {
   let entity: ServiceBusEntity | undefined;
   if (e.SERVICEBUS_QUEUE && (e.SERVICEBUS_TOPIC || e.SERVICEBUS_SUBSCRIPTION)) {
     problems.push({
@@ -262,7 +242,7 @@ function serviceBusFrom(e: Pick<Parsed, keyof typeof serviceBusKeys>, problems: 
   };
 }
 
-function sqlFrom(e: Pick<Parsed, keyof typeof sqlKeys>, problems: Problems): Config['sql'] {
+function sqlFrom(e: Part<'SQL_'>, problems: Problems): Config['sql'] {
   let auth: SqlAuth = { kind: 'token' };
   if (e.SQL_AUTH === 'password') {
     // A password is a secret: allowed only for a local SQL Server container, never for Azure SQL.
@@ -290,13 +270,13 @@ function sqlFrom(e: Pick<Parsed, keyof typeof sqlKeys>, problems: Problems): Con
   };
 }
 
-const identityFrom = (e: Pick<Parsed, keyof typeof identityKeys>): Config['identity'] => ({
+const identityFrom = (e: Part<'AZURE_' | 'IDENTITY_'>): Config['identity'] => ({
   credential: e.AZURE_CREDENTIAL,
   clientId: e.AZURE_CLIENT_ID,
   startupTimeoutMs: e.IDENTITY_STARTUP_TIMEOUT_MS,
 });
 
-function keyVaultFrom(e: Pick<Parsed, keyof typeof keyVaultKeys>, problems: Problems): Config['keyVault'] {
+function keyVaultFrom(e: Part<'KEY_VAULT_'>, problems: Problems): Config['keyVault'] {
   if (e.KEY_VAULT_SECRETS.length > 0 && !e.KEY_VAULT_URL) {
     problems.push({ variable: 'KEY_VAULT_URL', problem: 'is required when KEY_VAULT_SECRETS is set' });
   }
@@ -304,12 +284,14 @@ function keyVaultFrom(e: Pick<Parsed, keyof typeof keyVaultKeys>, problems: Prob
 }
 
 /** One part of the configuration, parsed by the same rules as the whole (for scripts that need only it). */
-function loadPart<K extends Record<string, true>, R>(
-  keys: K,
-  build: (e: Pick<Parsed, keyof K & keyof Parsed>, problems: Problems) => R,
+function loadPart<P extends string, R>(
+  prefixes: readonly P[],
+  build: (e: Part<P>, problems: Problems) => R,
   env: Env,
 ): R {
-  const e = parseWith(schema.pick(keys as never), env) as Pick<Parsed, keyof K & keyof Parsed>;
+  const keys = Object.keys(schema.shape).filter((k) => prefixes.some((p) => k.startsWith(p)));
+  const mask = Object.fromEntries(keys.map((k) => [k, true])) as Record<keyof Parsed, true>;
+  const e = parseWith(schema.pick(mask), env) as Part<P>;
   const problems: Problems = [];
   const part = build(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
