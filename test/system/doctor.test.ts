@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Verdict } from '../../src/doctor/run-doctor.ts';
+import { runScript } from '../helpers/run-script.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 
 // `npm run doctor` as a process, as each identity of the local stack: every right is tried with the
@@ -17,20 +17,7 @@ afterAll(async () => {
 });
 
 type Report = { ok: boolean; verdicts: Verdict[] };
-const run = (who: Who, extra: string[] = []): Promise<{ code: number | null; out: string }> => {
-  const child = spawn(process.execPath, [doctor, who, ...extra], {
-    env: { PATH: process.env.PATH ?? '', ...system.stack.env(who) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })));
-};
+const run = (who: Who, extra: string[] = []) => runScript([doctor, who, ...extra], system.stack.env(who));
 const verdicts = async (who: Who) => {
   const { code, out } = await run(who, ['--json']);
   const report = JSON.parse(out.slice(out.indexOf('{'))) as Report;

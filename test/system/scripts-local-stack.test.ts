@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findLocalStack, stackDir } from '../../scripts/lib/local-stack.ts';
+import { runScript } from '../helpers/run-script.ts';
 import { type LocalStack, startLocalStack } from '../stand-ins/stack.ts';
 
 // The scripts as a developer runs them beside `npm start`: nothing configured, so each finds the
 // running local stack through .local/stack.json. A developer's own running stack is left alone.
 const running = findLocalStack();
-const root = new URL('../../', import.meta.url).pathname;
 let stack: LocalStack | undefined;
 
 beforeAll(async () => {
@@ -16,24 +15,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const script = (
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; out: string }> => {
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })));
-};
+const script = runScript;
 
 describe.skipIf(running !== undefined)(
   'scripts on a running local stack (skipped while a developer’s own stack runs in .local/)',
