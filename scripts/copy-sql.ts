@@ -3,7 +3,7 @@
 import { cpSync, statSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
-cpSync(`${root}src`, `${root}dist`, {
+cpSync(`${root}src`, `${root}dist/src`, {
   recursive: true,
   filter: (source) => statSync(source).isDirectory() || source.endsWith('.sql'),
 });

@@ -1,42 +1,62 @@
-// npm run doctor: which identity this process runs as, and whether it gets a token for each service.
-// Prints what the tokens say (ids, audience, expiry), never a token.
-import { createCredential, describeRequestedIdentity, scopes } from '../src/identity/credential.ts';
-import { describeIdentity } from '../src/identity/describe.ts';
-import { findLocalStack, hasAzureSettings, useLocalStack } from './lib/local-stack.ts';
+// npm run doctor [-- worker|publisher|operator|scaler] [--json]: tries each right the roles table
+// gives that identity (and the worker's: can it run the worker?) with the least call the right
+// allows, and prints ok or what is missing with the command that grants it. Changes nothing.
+import { parseArgs } from 'node:util';
+import {
+  loadIdentityConfig,
+  loadKeyVaultConfig,
+  loadServiceBusConfig,
+  loadSqlConfig,
+} from '../src/config.ts';
+import { runDoctor } from '../src/doctor/run-doctor.ts';
+import { createCredential, describeRequestedIdentity } from '../src/identity/credential.ts';
+import { formatIdentity } from '../src/identity/describe.ts';
+import type { Principal } from '../src/identity/roles.ts';
+import { scriptSettings, scriptSqlPool, settingOrExit } from './lib/script-settings.ts';
 
-const who = (process.argv[2] ?? 'worker') as 'worker' | 'publisher' | 'operator';
-if (!hasAzureSettings(process.env)) {
-  const stack = findLocalStack();
-  if (!stack) {
-    console.error(
-      'No Azure settings in the environment and no local stack running: start one with `npm run stack`.',
-    );
-    process.exit(1);
-  }
-  useLocalStack(stack, who);
-  console.log(`local stack (pid ${stack.pid}), as the ${who} identity`);
+const principals = ['worker', 'publisher', 'operator', 'scaler'] as const;
+const { values, positionals } = parseArgs({ options: { json: { type: 'boolean' } }, allowPositionals: true });
+const who = (positionals[0] ?? 'worker') as Principal;
+if (!principals.includes(who)) {
+  console.error(`usage: npm run doctor -- [${principals.join('|')}] [--json]`);
+  process.exit(2);
 }
 
-const requested = {
-  kind: process.env.AZURE_CREDENTIAL === 'developer' ? ('developer' as const) : ('managed-identity' as const),
-  clientId: process.env.AZURE_CLIENT_ID,
-};
-console.log(`asking for tokens as ${describeRequestedIdentity(requested)}`);
+const env = await scriptSettings(who, ['serviceBus', 'sql', 'keyVault', 'redis']);
+const identity = settingOrExit(() => loadIdentityConfig(env));
+const serviceBus = settingOrExit(() => loadServiceBusConfig(env));
+const keyVault = settingOrExit(() => loadKeyVaultConfig(env));
+const sql = who === 'scaler' ? undefined : settingOrExit(() => loadSqlConfig(env));
+const requested = { kind: identity.credential, clientId: identity.clientId };
 const credential = createCredential(requested);
-let failed = false;
-for (const [service, scope] of Object.entries(scopes)) {
-  try {
-    const token = await credential.getToken(scope);
-    const d = describeIdentity(token?.token ?? '');
+
+try {
+  const { identity: seen, verdicts } = await runDoctor({
+    principal: who,
+    credential,
+    serviceBus,
+    keyVault,
+    sql: sql ? () => scriptSqlPool(env, 1).pool : undefined,
+    sqlTarget: sql,
+    // Without auth until the retry tier's Entra connection (REDIS_AUTH) is configured.
+    redis: { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', auth: { kind: 'none' } },
+  });
+  const failed = verdicts.filter((v) => v.outcome === 'missing' || v.outcome === 'failed');
+  if (values.json) {
     console.log(
-      `  ${service.padEnd(10)} ok   ${d.kind}, client id ${d.clientId}, object id ${d.objectId}, tenant ${d.tenantId}, audience ${d.audience}, expires ${d.expiresOn?.toISOString()}`,
+      JSON.stringify({ principal: who, identity: seen, verdicts, ok: failed.length === 0 }, null, 2),
     );
-    if (d.resourceId) console.log(`  ${''.padEnd(10)}      resource ${d.resourceId}`);
-  } catch (error: unknown) {
-    failed = true;
-    console.log(
-      `  ${service.padEnd(10)} FAIL ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
-    );
+  } else {
+    console.log(`doctor: the ${who} rights, tried as ${describeRequestedIdentity(requested)}`);
+    console.log(`  token says: ${formatIdentity(seen)}`);
+    for (const v of verdicts) {
+      console.log(`  ${v.outcome.toUpperCase().padEnd(8)} ${v.right.padEnd(58)} ${v.detail}`);
+      if (v.fix) console.log(`           grant: ${v.fix}`);
+    }
+    console.log(failed.length === 0 ? 'all rights ok' : `${failed.length} right(s) missing or failing`);
   }
+  process.exitCode = failed.length === 0 ? 0 : 1;
+} catch (error: unknown) {
+  console.error(`doctor: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
 }
-process.exit(failed ? 1 : 0);

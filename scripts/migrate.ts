@@ -2,7 +2,7 @@
 // operator identity (db_ddladmin). Running it again changes nothing.
 import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/sql/migrate.ts';
-import { sqlPoolFromEnv } from './lib/sql-pool-from-env.ts';
+import { scriptSettings, scriptSqlPool } from './lib/script-settings.ts';
 
 const log = createLogger(
   'info',
@@ -12,7 +12,7 @@ const log = createLogger(
     color: process.stdout.isTTY === true,
   },
 );
-const { pool, target } = sqlPoolFromEnv('operator');
+const { pool, target } = scriptSqlPool(await scriptSettings('operator', ['sql']));
 log.info({ target }, 'migrating');
 try {
   const { applied } = await migrate(pool, { logger: log });

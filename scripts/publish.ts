@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ServiceBusClient } from '@azure/service-bus';
+import { loadIdentityConfig, loadServiceBusConfig } from '../src/config.ts';
 import { orderPlacedType } from '../src/handlers/orders/schema.ts';
 import { exampleData } from '../src/handlers/orders/schema-examples.ts';
 import { createCredential } from '../src/identity/credential.ts';
@@ -14,7 +15,7 @@ import type { ContentMode } from '../src/servicebus/envelope.ts';
 import { type PublishItem, type PublishProgress, publishEvents } from '../src/servicebus/publisher.ts';
 import { generatePublishItems } from '../src/servicebus/sample-messages.ts';
 import { startTracing } from '../src/telemetry/tracing.ts';
-import { findLocalStack, hasAzureSettings, useLocalStack } from './lib/local-stack.ts';
+import { scriptSettings, settingOrExit } from './lib/script-settings.ts';
 
 const fail = (message: string): never => {
   console.error(`publish: ${message}`);
@@ -39,28 +40,21 @@ const invalidShare = Number(args['invalid-share']);
 if (!(invalidShare >= 0 && invalidShare <= 1)) fail('--invalid-share must be a number from 0 to 1');
 if (Boolean(args.file) === Boolean(args.count)) fail('give either --file f.ndjson or --count N');
 
-const env = process.env;
-let namespace: string;
-let entity: string | undefined = args.queue ?? args.topic;
-let endpoint = env.SERVICEBUS_ENDPOINT;
-let clientId = env.AZURE_CLIENT_ID;
-if (hasAzureSettings(env) || env.MSI_ENDPOINT) {
-  namespace =
-    env.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE ?? fail('SERVICEBUS_FULLY_QUALIFIED_NAMESPACE is required');
-  entity ??= env.SERVICEBUS_QUEUE ?? env.SERVICEBUS_TOPIC;
-} else {
-  const stack =
-    findLocalStack() ??
-    fail('no Azure settings in the environment and no local stack: run `npm run stack` first');
-  // Before the credential's first token: the identity source is fixed per process from then on.
-  useLocalStack(stack, 'publisher');
-  clientId = stack.identities.publisher.clientId;
-  namespace = stack.serviceBus.fullyQualifiedNamespace;
-  endpoint = stack.serviceBus.endpoint;
-  entity ??= stack.serviceBus.queue;
-}
-const entityName: string =
-  entity ?? fail('name the entity: --queue, --topic, SERVICEBUS_QUEUE or SERVICEBUS_TOPIC');
+// Service Bus as configured, else the running local stack's, as the publisher (Data Sender).
+const env = await scriptSettings('publisher', ['serviceBus']);
+// --queue / --topic replace the configured entity; a sender needs no subscription.
+const chosen = args.queue
+  ? { SERVICEBUS_QUEUE: args.queue, SERVICEBUS_TOPIC: undefined, SERVICEBUS_SUBSCRIPTION: undefined }
+  : args.topic
+    ? { SERVICEBUS_QUEUE: undefined, SERVICEBUS_TOPIC: args.topic, SERVICEBUS_SUBSCRIPTION: 'unused' }
+    : env.SERVICEBUS_TOPIC
+      ? { SERVICEBUS_SUBSCRIPTION: 'unused' }
+      : {};
+const serviceBus = settingOrExit(() => loadServiceBusConfig({ ...env, ...chosen }));
+const namespace = serviceBus.fullyQualifiedNamespace;
+const entityName = 'queue' in serviceBus.entity ? serviceBus.entity.queue : serviceBus.entity.topic;
+const endpoint = serviceBus.endpoint;
+const { credential: kind, clientId } = settingOrExit(() => loadIdentityConfig(env));
 
 async function* fromFile(path: string): AsyncGenerator<PublishItem> {
   let line = 0;
@@ -103,10 +97,7 @@ const drawProgress = ({ sent, failed, batches }: PublishProgress): void => {
   );
 };
 
-const credential = createCredential({
-  kind: env.AZURE_CREDENTIAL === 'developer' ? 'developer' : 'managed-identity',
-  clientId,
-});
+const credential = createCredential({ kind, clientId });
 // With the worker's trace settings, each event's trace starts here and the worker continues it.
 const tracing = startTracing({
   otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,

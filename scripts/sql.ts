@@ -1,6 +1,6 @@
 // npm run sql -- "<T-SQL>" [--as worker|operator]: runs one batch with the configured identity
 // (default: the worker) and prints the rows as a table.
-import { sqlPoolFromEnv } from './lib/sql-pool-from-env.ts';
+import { scriptSettings, scriptSqlPool } from './lib/script-settings.ts';
 
 const args = process.argv.slice(2);
 const asAt = args.indexOf('--as');
@@ -10,7 +10,7 @@ if (!text || (who !== 'worker' && who !== 'operator')) {
   console.error('usage: npm run sql -- "SELECT TOP (10) * FROM dbo.Orders" [--as worker|operator]');
   process.exit(2);
 }
-const { pool, target } = sqlPoolFromEnv(who);
+const { pool, target } = scriptSqlPool(await scriptSettings(who, ['sql']));
 console.error(`-- ${target}`);
 const show = (v: unknown): string =>
   v instanceof Date ? v.toISOString() : v === null || v === undefined ? 'NULL' : String(v);

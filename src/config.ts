@@ -219,9 +219,12 @@ const schema = z.object({
   ),
 });
 
-/** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  const parsed = schema.safeParse(env);
+type Env = Readonly<Record<string, string | undefined>>;
+type Parsed = z.infer<typeof schema>;
+type Problems = { variable: string; problem: string }[];
+
+function parseWith<T extends z.ZodType>(part: T, env: Env): z.infer<T> {
+  const parsed = part.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => ({
@@ -230,8 +233,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       })),
     );
   }
-  const e = parsed.data;
-  const problems: { variable: string; problem: string }[] = [];
+  return parsed.data;
+}
+
+// A part is every variable under its prefixes, so a variable added to the schema joins its part.
+type Part<P extends string> = Pick<Parsed, Extract<keyof Parsed, `${P}${string}`>>;
+const serviceBusKeys = ['SERVICEBUS_'] as const;
+const sqlKeys = ['SQL_'] as const;
+const identityKeys = ['AZURE_', 'IDENTITY_'] as const;
+const keyVaultKeys = ['KEY_VAULT_'] as const;
+
+function serviceBusFrom(e: Part<'SERVICEBUS_'>, problems: Problems) {
   let entity: ServiceBusEntity | undefined;
   if (e.SERVICEBUS_QUEUE && (e.SERVICEBUS_TOPIC || e.SERVICEBUS_SUBSCRIPTION)) {
     problems.push({
@@ -250,16 +262,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       problem: 'is required (or SERVICEBUS_TOPIC + SERVICEBUS_SUBSCRIPTION)',
     });
   }
-  if (e.SERVICEBUS_LOCK_RENEWAL_MAX_MS < e.SHUTDOWN_GRACE_MS) {
-    // A message still draining must keep its lock, or another replica takes it while it is written.
-    problems.push({
-      variable: 'SERVICEBUS_LOCK_RENEWAL_MAX_MS',
-      problem: `must be at least SHUTDOWN_GRACE_MS (${e.SHUTDOWN_GRACE_MS})`,
-    });
-  }
-  if (e.KEY_VAULT_SECRETS.length > 0 && !e.KEY_VAULT_URL) {
-    problems.push({ variable: 'KEY_VAULT_URL', problem: 'is required when KEY_VAULT_SECRETS is set' });
-  }
+  return {
+    fullyQualifiedNamespace: e.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE,
+    entity: entity as ServiceBusEntity,
+    endpoint: e.SERVICEBUS_ENDPOINT,
+    concurrency: e.SERVICEBUS_CONCURRENCY,
+    lockRenewalMaxMs: e.SERVICEBUS_LOCK_RENEWAL_MAX_MS,
+  };
+}
+
+function sqlFrom(e: Part<'SQL_'>, problems: Problems): Config['sql'] {
   const azureSql = /\.database\.(windows\.net|azure\.com|chinacloudapi\.cn|usgovcloudapi\.net)$/i.test(
     e.SQL_SERVER,
   );
@@ -286,32 +298,77 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       problem: "'true' is for local SQL Server only; Azure SQL's certificate is always verified",
     });
   }
-  if (problems.length > 0 || entity === undefined) throw new ConfigError(problems);
+  return {
+    server: e.SQL_SERVER,
+    port: e.SQL_PORT,
+    database: e.SQL_DATABASE,
+    auth,
+    encrypt: e.SQL_ENCRYPT === 'true',
+    poolMax: e.SQL_POOL_MAX,
+    tokenMaxAgeMs: e.SQL_TOKEN_MAX_AGE_MS,
+    trustServerCertificate: e.SQL_TRUST_SERVER_CERTIFICATE === 'true',
+  };
+}
+
+const identityFrom = (e: Part<'AZURE_' | 'IDENTITY_'>): Config['identity'] => ({
+  credential: e.AZURE_CREDENTIAL,
+  clientId: e.AZURE_CLIENT_ID,
+  startupTimeoutMs: e.IDENTITY_STARTUP_TIMEOUT_MS,
+});
+
+function keyVaultFrom(e: Part<'KEY_VAULT_'>, problems: Problems): Config['keyVault'] {
+  if (e.KEY_VAULT_SECRETS.length > 0 && !e.KEY_VAULT_URL) {
+    problems.push({ variable: 'KEY_VAULT_URL', problem: 'is required when KEY_VAULT_SECRETS is set' });
+  }
+  return { url: e.KEY_VAULT_URL, secrets: e.KEY_VAULT_SECRETS, refreshMs: e.KEY_VAULT_REFRESH_MS };
+}
+
+/** One part of the configuration, parsed by the same rules as the whole (for scripts that need only it). */
+function loadPart<P extends string, R>(
+  prefixes: readonly P[],
+  build: (e: Part<P>, problems: Problems) => R,
+  env: Env,
+): R {
+  const keys = Object.keys(schema.shape).filter((k) => prefixes.some((p) => k.startsWith(p)));
+  const mask = Object.fromEntries(keys.map((k) => [k, true])) as Record<keyof Parsed, true>;
+  const e = parseWith(schema.pick(mask), env) as Part<P>;
+  const problems: Problems = [];
+  const part = build(e, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(part);
+}
+
+/** The SQL settings alone (`SQL_*`), validated as the worker validates them. */
+export const loadSqlConfig = (env: Env): Config['sql'] => loadPart(sqlKeys, sqlFrom, env);
+/** The Service Bus settings alone (`SERVICEBUS_*`). */
+export const loadServiceBusConfig = (env: Env): Config['serviceBus'] =>
+  loadPart(serviceBusKeys, serviceBusFrom, env);
+/** Which identity the process uses (`AZURE_CREDENTIAL`, `AZURE_CLIENT_ID`). */
+export const loadIdentityConfig = (env: Env): Config['identity'] => loadPart(identityKeys, identityFrom, env);
+/** The Key Vault settings alone (`KEY_VAULT_*`). */
+export const loadKeyVaultConfig = (env: Env): Config['keyVault'] => loadPart(keyVaultKeys, keyVaultFrom, env);
+
+/** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
+export function loadConfig(env: Env): Config {
+  const e = parseWith(schema, env);
+  const problems: Problems = [];
+  const serviceBus = serviceBusFrom(e, problems);
+  if (e.SERVICEBUS_LOCK_RENEWAL_MAX_MS < e.SHUTDOWN_GRACE_MS) {
+    // A message still draining must keep its lock, or another replica takes it while it is written.
+    problems.push({
+      variable: 'SERVICEBUS_LOCK_RENEWAL_MAX_MS',
+      problem: `must be at least SHUTDOWN_GRACE_MS (${e.SHUTDOWN_GRACE_MS})`,
+    });
+  }
+  const keyVault = keyVaultFrom(e, problems);
+  const sql = sqlFrom(e, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
-    identity: {
-      credential: e.AZURE_CREDENTIAL,
-      clientId: e.AZURE_CLIENT_ID,
-      startupTimeoutMs: e.IDENTITY_STARTUP_TIMEOUT_MS,
-    },
-    keyVault: { url: e.KEY_VAULT_URL, secrets: e.KEY_VAULT_SECRETS, refreshMs: e.KEY_VAULT_REFRESH_MS },
-    serviceBus: {
-      fullyQualifiedNamespace: e.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE,
-      entity,
-      endpoint: e.SERVICEBUS_ENDPOINT,
-      concurrency: e.SERVICEBUS_CONCURRENCY,
-      lockRenewalMaxMs: e.SERVICEBUS_LOCK_RENEWAL_MAX_MS,
-    },
-    sql: {
-      server: e.SQL_SERVER,
-      port: e.SQL_PORT,
-      database: e.SQL_DATABASE,
-      auth,
-      encrypt: e.SQL_ENCRYPT === 'true',
-      poolMax: e.SQL_POOL_MAX,
-      tokenMaxAgeMs: e.SQL_TOKEN_MAX_AGE_MS,
-      trustServerCertificate: e.SQL_TRUST_SERVER_CERTIFICATE === 'true',
-    },
+    identity: identityFrom(e),
+    keyVault,
+    serviceBus,
+    sql,
     redis: { url: e.REDIS_URL ?? defaults.redisUrl },
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -44,3 +44,11 @@ export function describeIdentity(accessToken: string): IdentityDescription {
     expiresOn: exp,
   };
 }
+/** One line for logs and error messages. */
+export function formatIdentity(d: IdentityDescription): string {
+  const parts = [`${d.kind} identity`];
+  if (d.clientId) parts.push(`client id ${d.clientId}`);
+  if (d.objectId) parts.push(`object id ${d.objectId}`);
+  if (d.resourceId) parts.push(`resource ${d.resourceId}`);
+  return parts.join(', ');
+}

@@ -1,6 +1,7 @@
 import type { ServiceBusClient } from '@azure/service-bus';
-import { AccessError, who } from '../identity/access-error.ts';
+import { AccessError, identityName, who } from '../identity/access-error.ts';
 import type { IdentityDescription } from '../identity/describe.ts';
+import { type Grant, grantCommand, grants, placeholderNames } from '../identity/roles.ts';
 import { entityPath, type ServiceBusEntity } from './entity.ts';
 import { serviceBusCode } from './errors.ts';
 
@@ -21,13 +22,22 @@ export async function checkServiceBusAccess(
     await receiver.peekMessages(1);
   } catch (error: unknown) {
     if (serviceBusCode(error) !== 'UnauthorizedAccess') throw error;
-    const namespaceName = context.namespace.split('.')[0];
+    const path = entityPath(entity);
+    const receiverGrant = grants.find(
+      (g) => g.principal === 'worker' && g.role === 'Azure Service Bus Data Receiver',
+    ) as Grant;
+    const names = {
+      ...placeholderNames,
+      serviceBusNamespace: context.namespace.split('.')[0] ?? '',
+      entityPath: path,
+    };
     throw new AccessError(
       'MissingRole',
       [
-        `Service Bus refused ${who(context.identity)} on '${entityPath(entity)}' in ${context.namespace}: it lacks the role 'Azure Service Bus Data Receiver'.`,
+        `Service Bus refused ${who(context.identity)} on '${path}' in ${context.namespace}: it lacks the role 'Azure Service Bus Data Receiver'.`,
         'Grant it with:',
-        `  az role assignment create --assignee-object-id ${context.identity.objectId} --assignee-principal-type ServicePrincipal --role "Azure Service Bus Data Receiver" --scope "$(az servicebus namespace show --name ${namespaceName} --resource-group <resource group> --query id -o tsv)"`,
+        // At the queue, as provisioning grants it (the roles table), not the whole namespace.
+        `  ${grantCommand(receiverGrant, { objectId: context.identity.objectId ?? '<object id>', name: identityName(context.identity) }, names)}`,
       ].join('\n'),
       { cause: error },
     );

@@ -11,7 +11,8 @@ export type StatementName =
   | 'insert-orders-placed'
   | 'insert-order-lines'
   | 'update-orders-status'
-  | 'insert-orders-status';
+  | 'insert-orders-status'
+  | 'select-permissions';
 
 const cache = new Map<StatementName, string>();
 

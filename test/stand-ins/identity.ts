@@ -48,6 +48,11 @@ export type IdentityStandIn = Authority & {
   tokenLifetimeSec: number;
   /** Changes the lifetime of tokens issued from now on. */
   setTokenLifetimeSec(seconds: number): void;
+  /**
+   * Turns on the app's system-assigned identity: a request without client_id gets its tokens, whose
+   * xms_mirid is the app's own resource id (as Entra issues them), not a userAssignedIdentities one.
+   */
+  enableSystemAssigned(appName: string): UserAssignedIdentity;
   /** Registers a user-assigned identity (random ids unless given). */
   addIdentity(name: string, ids?: Partial<Omit<UserAssignedIdentity, 'name'>>): UserAssignedIdentity;
   assignRole(principalId: string, role: string, scope: string): void;
@@ -117,6 +122,7 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
   const requests: TokenRequest[] = [];
   const faults: IdentityFault[] = [];
   let latencyMs = 0;
+  let systemAssigned: UserAssignedIdentity | undefined;
 
   const resourceId = (provider: string, name: string): string =>
     `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/${provider}/${name}`;
@@ -186,7 +192,7 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
     }
     const identity = clientId
       ? [...identities.values()].find((i) => i.clientId === clientId)
-      : identities.get('system-assigned');
+      : systemAssigned;
     if (!identity) {
       record(400);
       json(res, 400, {
@@ -241,7 +247,19 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
       identities.set(name, identity);
       return identity;
     },
-    identityByObjectId: (objectId) => [...identities.values()].find((i) => i.objectId === objectId),
+    enableSystemAssigned(appName) {
+      systemAssigned ??= {
+        name: appName,
+        clientId: randomUUID(),
+        objectId: randomUUID(),
+        resourceId: resourceId('Microsoft.App/containerApps', appName),
+      };
+      return systemAssigned;
+    },
+    identityByObjectId: (objectId) =>
+      [...identities.values(), ...(systemAssigned ? [systemAssigned] : [])].find(
+        (i) => i.objectId === objectId,
+      ),
     assignRole(principalId, role, scope) {
       roles.push({ principalId, role, scope });
     },

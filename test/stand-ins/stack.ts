@@ -19,7 +19,7 @@ export type StackFile = {
   identityEndpoint: string;
   identityHeader: string;
   tenantId: string;
-  identities: Record<'worker' | 'publisher' | 'operator', StackIdentity>;
+  identities: Record<'worker' | 'publisher' | 'operator' | 'scaler', StackIdentity>;
   serviceBus: { fullyQualifiedNamespace: string; endpoint: string; queue: string };
   keyVault: { url: string; secrets: string[] };
   sql: { server: string; port: number; database: string };
@@ -77,6 +77,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     worker: identity.addIdentity('keyless-worker'),
     publisher: identity.addIdentity('keyless-publisher'),
     operator: identity.addIdentity('keyless-operator'),
+    // KEDA's own identity: it reads the queue's message count and nothing else.
+    scaler: identity.addIdentity('keyless-scaler'),
   };
   const grant = (who: keyof typeof ids, role: string, scope: string) =>
     identity.assignRole(ids[who].objectId, role, scope);
@@ -85,6 +87,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   grant('publisher', roles.sender, `${namespaceId}/queues/${queue}`);
   grant('operator', roles.owner, namespaceId);
   grant('operator', roles.secretsOfficer, vaultId);
+  grant('scaler', roles.owner, `${namespaceId}/queues/${queue}`);
 
   const keyVault = await startKeyVaultStandIn({ authority: identity, ca, resourceId: vaultId });
   keyVault.setSecret('sample-secret', 'local-value-1', { contentType: 'text/plain' });
@@ -146,6 +149,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       worker: describe('worker'),
       publisher: describe('publisher'),
       operator: describe('operator'),
+      scaler: describe('scaler'),
     },
     serviceBus: {
       fullyQualifiedNamespace: serviceBus.fullyQualifiedNamespace,

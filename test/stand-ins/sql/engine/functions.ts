@@ -1,4 +1,5 @@
 import { SqlServerError } from '../engine-api.ts';
+import { type FixedRole, isOwner } from './catalog.ts';
 import {
   matchParen,
   quoteIdent,
@@ -163,6 +164,8 @@ export const translateFunction = (
       if (a.length !== 2) throw notSupported('ROUND with a function argument');
       return { sql: `round(${a[0]}, ${a[1]})`, next };
     }
+    case 'HAS_PERMS_BY_NAME':
+      return { sql: hasPermsByName(ctx, tokens, splitCommas(tokens, open + 1, close)), next };
     case 'CONVERT':
     case 'TRY_CAST':
     case 'TRY_CONVERT':
@@ -183,10 +186,56 @@ export const translateFunction = (
     case 'CHOOSE':
     case 'SCOPE_IDENTITY':
     case 'OBJECT_NAME':
-    case 'HAS_PERMS_BY_NAME':
     case 'IS_ROLEMEMBER':
       throw notSupported(name);
     default:
       throw notBuiltIn(t.text);
   }
 };
+
+const OBJECT_PERMISSION_ROLE: Record<string, FixedRole> = {
+  SELECT: 'db_datareader',
+  INSERT: 'db_datawriter',
+  UPDATE: 'db_datawriter',
+  DELETE: 'db_datawriter',
+};
+const DATABASE_PERMISSION_ROLE: Record<string, FixedRole> = {
+  'CREATE TABLE': 'db_ddladmin',
+  'ALTER ANY SCHEMA': 'db_ddladmin',
+  'CREATE VIEW': 'db_ddladmin',
+  'CREATE PROCEDURE': 'db_ddladmin',
+};
+
+/**
+ * HAS_PERMS_BY_NAME for what the fixed roles grant: 1 or 0 from the session user's roles, NULL for
+ * an object that does not exist. Class and permission must be literals (decided at translation);
+ * the securable of the DATABASE class is the current database whatever it says.
+ */
+function hasPermsByName(
+  ctx: TranslateContext,
+  tokens: readonly Token[],
+  parts: Array<[number, number]>,
+): string {
+  const literal = (i: number): string | undefined => {
+    const part = parts[i];
+    const t = part && part[1] - part[0] === 1 ? tokens[part[0]] : undefined;
+    return t?.kind === 'string' ? t.text : undefined;
+  };
+  const securable = literal(0);
+  const securableClass = literal(1)?.toUpperCase();
+  const permission = literal(2)?.toUpperCase();
+  if (parts.length !== 3 || !securableClass || !permission)
+    throw notSupported('HAS_PERMS_BY_NAME with a non-literal class or permission');
+  const principal = ctx.catalog.principals.get(ctx.user.toLowerCase());
+  const has = (role: FixedRole | undefined) =>
+    isOwner(principal) || (role !== undefined && principal?.roles.has(role)) ? 1 : 0;
+  if (securableClass === 'DATABASE') return `${has(DATABASE_PERMISSION_ROLE[permission])}`;
+  if (securableClass !== 'OBJECT' || securable === undefined)
+    throw notSupported(`HAS_PERMS_BY_NAME for class ${securableClass} or a non-literal object`);
+  const nameTokens = tokenize(securable);
+  const { parts: nameParts, next: end } = readMultipart(nameTokens, 0);
+  if (end !== nameTokens.length) return 'NULL::integer';
+  const { schema, table } = resolveTable(ctx, nameParts);
+  const regclass = quoteString(`${quoteIdent(schema)}.${quoteIdent(table)}`);
+  return `(CASE WHEN to_regclass(${regclass}) IS NULL THEN NULL ELSE ${has(OBJECT_PERMISSION_ROLE[permission])} END)::integer`;
+}

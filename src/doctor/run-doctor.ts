@@ -1,0 +1,163 @@
+import type { TokenCredential } from '@azure/identity';
+import { ServiceBusClient } from '@azure/service-bus';
+import type { Config } from '../config.ts';
+import { scopes } from '../identity/credential.ts';
+import { describeIdentity, type IdentityDescription } from '../identity/describe.ts';
+import {
+  type DeploymentNames,
+  type Grant,
+  grantCommand,
+  grantsOf,
+  type Principal,
+} from '../identity/roles.ts';
+import { createSecretClient } from '../keyvault/client.ts';
+import type { SqlClient } from '../sql/client.ts';
+import {
+  type RedisCheckOptions,
+  type SqlPermissions,
+  type TryResult,
+  tryReadMessageCount,
+  tryReadSecrets,
+  tryReceive,
+  tryRedis,
+  trySend,
+  trySqlPermissions,
+} from './checks.ts';
+
+/** One line of the doctor's answer: a right from the roles table and what trying it found. */
+export type Verdict = TryResult & { grant: Grant; right: string; fix: string | undefined };
+
+export type DoctorOptions = {
+  principal: Principal;
+  credential: TokenCredential;
+  serviceBus: Config['serviceBus'];
+  keyVault: Config['keyVault'];
+  /** Opens the database as the identity; undefined when SQL is not configured. */
+  sql: (() => SqlClient & { close(): Promise<void> }) | undefined;
+  sqlTarget: { server: string; database: string } | undefined;
+  redis: RedisCheckOptions | undefined;
+  /** Resource names for the fix commands. @defaultValue derived from the settings */
+  names?: Partial<DeploymentNames>;
+};
+
+/**
+ * The rights to try for `principal`: its own rows of the roles table, and the worker's, since the
+ * question a doctor answers first is whether this identity can run the worker. The scaler is
+ * KEDA's alone and never runs the worker, so it is tried for its own right only.
+ */
+export function rightsToTry(principal: Principal): Grant[] {
+  const rows = principal === 'scaler' ? grantsOf('scaler') : [...grantsOf(principal), ...grantsOf('worker')];
+  const seen = new Set<string>();
+  return rows.filter((g) => {
+    const key = `${g.kind}|${g.role}|${g.scope}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** `Key Vault Secrets User on vault keyless-kv`, `db_datawriter in database keyless`, … */
+const describeGrant = (grant: Grant, n: DeploymentNames): string => {
+  if (grant.kind === 'sql') return `${grant.role} in database ${n.database}`;
+  if (grant.kind === 'redis') return `Redis access policy '${grant.role}' on ${n.redisCluster}`;
+  const where = { queue: `queue ${n.entityPath}`, vault: `vault ${n.keyVault}`, registry: 'the registry' };
+  return `${grant.role} on ${where[grant.scope as keyof typeof where] ?? grant.scope}`;
+};
+
+const nameOf = (identity: IdentityDescription): string =>
+  identity.resourceId?.split('/').at(-1) ?? '<name of the managed identity>';
+
+/** Tries each right of `principal` with the least call it allows; never changes anything. */
+export async function runDoctor(
+  options: DoctorOptions,
+): Promise<{ identity: IdentityDescription; verdicts: Verdict[] }> {
+  const { credential, serviceBus, keyVault } = options;
+  const token = await credential.getToken(scopes.serviceBus);
+  const identity = describeIdentity(token?.token ?? '');
+  const entity = serviceBus.entity;
+  const names: DeploymentNames = {
+    resourceGroup: '<resource group>',
+    serviceBusNamespace: serviceBus.fullyQualifiedNamespace.split('.')[0] ?? '<namespace>',
+    entityPath: 'queue' in entity ? entity.queue : `${entity.topic}/subscriptions/${entity.subscription}`,
+    keyVault: keyVault.url ? (new URL(keyVault.url).hostname.split('.')[0] ?? '<vault>') : '<vault>',
+    sqlServer: options.sqlTarget?.server ?? '<sql server>',
+    database: options.sqlTarget?.database ?? '<database>',
+    registry: '<registry>',
+    redisCluster: options.redis
+      ? (new URL(options.redis.url).hostname.split('.')[0] ?? '<redis>')
+      : '<redis>',
+    ...options.names,
+  };
+  const who = { objectId: identity.objectId ?? '<object id>', name: nameOf(identity) };
+  // No retries: a refused right is the answer, and the SDK would retry the refusal for a minute and more.
+  const client = new ServiceBusClient(serviceBus.fullyQualifiedNamespace, credential, {
+    retryOptions: { maxRetries: 0, timeoutInMs: 15_000 },
+    ...(serviceBus.endpoint ? { customEndpointAddress: serviceBus.endpoint } : {}),
+  });
+  let sqlPermissions: Promise<SqlPermissions> | undefined;
+  const sqlOnce = (): Promise<SqlPermissions> => {
+    sqlPermissions ??= (async () => {
+      const db = options.sql?.();
+      if (!db) return { login: 'failed', detail: 'SQL is not configured' } as const;
+      try {
+        return await trySqlPermissions(db);
+      } finally {
+        await db.close();
+      }
+    })();
+    return sqlPermissions;
+  };
+
+  const tryGrant = async (grant: Grant): Promise<TryResult> => {
+    if (grant.kind === 'rbac' && grant.scope === 'queue') {
+      if (grant.role === 'Azure Service Bus Data Receiver') return tryReceive(client, entity);
+      if (grant.role === 'Azure Service Bus Data Sender') return trySend(client, entity);
+      return tryReadMessageCount(serviceBus.fullyQualifiedNamespace, entity, credential, {
+        // A port in the namespace or a custom endpoint: the local stand-in, which speaks AMQP only.
+        localEndpoint:
+          serviceBus.endpoint ??
+          (/:\d+$/.test(serviceBus.fullyQualifiedNamespace) ? serviceBus.fullyQualifiedNamespace : undefined),
+      });
+    }
+    if (grant.scope === 'registry')
+      return {
+        outcome: 'skipped',
+        detail: 'the platform pulls the image before the container starts: a running replica proves it',
+      };
+    if (grant.kind === 'rbac' && grant.scope === 'vault') {
+      if (!keyVault.url) return { outcome: 'skipped', detail: 'no KEY_VAULT_URL configured' };
+      return tryReadSecrets(createSecretClient(keyVault.url, credential), keyVault.secrets);
+    }
+    if (grant.kind === 'sql') {
+      const p = await sqlOnce();
+      if (p.login !== 'ok') return { outcome: p.login, detail: `login: ${p.detail}` };
+      const has = p.byRole[grant.role as keyof typeof p.byRole];
+      if (has === null)
+        return { outcome: 'failed', detail: 'dbo.Inbox is not there: run the migrations first' };
+      return has
+        ? { outcome: 'ok', detail: 'HAS_PERMS_BY_NAME says yes' }
+        : { outcome: 'missing', detail: 'HAS_PERMS_BY_NAME says no' };
+    }
+    if (!options.redis) return { outcome: 'skipped', detail: 'no REDIS_URL configured' };
+    return tryRedis(options.redis);
+  };
+
+  const verdicts: Verdict[] = [];
+  try {
+    for (const grant of rightsToTry(options.principal)) {
+      const result = await tryGrant(grant);
+      const sqlUserMissing =
+        grant.kind === 'sql' && result.outcome === 'missing' && result.detail.startsWith('login');
+      const fix =
+        result.outcome !== 'missing'
+          ? undefined
+          : sqlUserMissing
+            ? `CREATE USER [${who.name}] FROM EXTERNAL PROVIDER; ${grantCommand(grant, who, names)}`
+            : grantCommand(grant, who, names);
+      verdicts.push({ ...result, grant, right: describeGrant(grant, names), fix });
+    }
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+  return { identity, verdicts };
+}
