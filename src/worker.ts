@@ -1,6 +1,7 @@
 import { RetryMode, ServiceBusClient } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
+import type { CloudEvent } from './handlers/event.ts';
 import { orderHandlers } from './handlers/orders/handlers.ts';
 import { toEventSchemas } from './handlers/registry.ts';
 import { checkServiceBusAccess, checkSqlAccess } from './identity/access-check.ts';
@@ -12,6 +13,8 @@ import { createSecretStore } from './keyvault/secret-store.ts';
 import { createCloser } from './lifecycle.ts';
 import { createBatcher } from './pipeline/batcher.ts';
 import { createSqlWriter } from './pipeline/sql-writer.ts';
+import { RetryError } from './retry/errors.ts';
+import { startRetryTier } from './retry/retry-tier.ts';
 import { type Consumer, createConsumer } from './servicebus/consumer.ts';
 import type { SqlAuthentication } from './sql/connection.ts';
 import { createSqlPool } from './sql/pool.ts';
@@ -130,11 +133,39 @@ export async function startWorker(
       namespace: config.serviceBus.fullyQualifiedNamespace,
       identity,
     });
+    const schemas = toEventSchemas(orderHandlers);
+    const write = (event: CloudEvent) => batcher.submit(event);
+    // After the Service Bus client (it settles deferred messages), before the consumer (whose
+    // transient failures become retry jobs): closed after the consumer drained, before the client.
+    const retry = await startRetryTier({
+      redis: {
+        url: config.redis.url,
+        auth:
+          config.redis.auth === 'entra'
+            ? { kind: 'entra', credential, objectId: requireObjectId(identity) }
+            : { kind: 'none' },
+      },
+      retry: config.retry,
+      entity: config.serviceBus.entity,
+      client: serviceBus,
+      schemas,
+      write,
+      logger: logger.child({ component: 'retry' }),
+      drainGraceMs: config.shutdownGraceMs,
+    });
+    closer.add('retry tier', async () => {
+      const failures = await retry.close();
+      if (failures.length > 0)
+        throw new AggregateError(
+          failures.map((f) => f.error),
+          'closing the retry tier',
+        );
+    });
     const consumer = createConsumer({
       client: serviceBus,
       entity: config.serviceBus.entity,
-      schemas: toEventSchemas(orderHandlers),
-      handle: (event) => batcher.submit(event),
+      schemas,
+      handle: (event, ctx) => retry.policy.run(() => write(event), ctx.message, ctx.logger, ctx.signal),
       logger: logger.child({ component: 'consumer' }),
       concurrency: config.serviceBus.concurrency,
       lockRenewalMaxMs: config.serviceBus.lockRenewalMaxMs,
@@ -167,4 +198,15 @@ export async function startWorker(
     state = 'stopped';
     throw error;
   }
+}
+
+/** Entra AUTH to Redis names the identity by its object id, which only its token tells. */
+function requireObjectId(identity: IdentityDescription): string {
+  if (!identity.objectId) {
+    throw new RetryError(
+      'RedisAuth',
+      'REDIS_AUTH=entra needs the identity object id (oid claim), and the token has none',
+    );
+  }
+  return identity.objectId;
 }

@@ -96,7 +96,7 @@ function settleCall(
     case 'abandon':
       return receiver.abandonMessage(message);
     case 'defer':
-      return receiver.deferMessage(message);
+      return receiver.deferMessage(message, outcome.properties);
   }
 }
 
