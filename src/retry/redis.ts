@@ -53,6 +53,10 @@ export function createRedisConnections(options: RedisConnectionsOptions): RedisC
   };
 
   const make = (extra: RedisOptions): Redis => {
+    if (auth.kind === 'entra' && !credentials) {
+      // A connection opened without a token fails its handshake and never recovers by itself.
+      throw new RetryError('RedisAuth', 'start() the Redis connections before opening one');
+    }
     const client = new TrackedRedis(options.url, { ...base, ...credentials, ...extra }, make);
     live.add(client);
     client.on('end', () => live.delete(client));

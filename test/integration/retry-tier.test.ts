@@ -2,7 +2,6 @@ import type { ServiceBusClient } from '@azure/service-bus';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer } from '../helpers/redis-server.ts';
 import {
   appliedCount,
   createTestQueue,
@@ -13,6 +12,7 @@ import {
   startTestWorker,
 } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
+import { startRedisServer } from '../stand-ins/redis-server.ts';
 
 // The retry tier as the worker runs it (src/worker.ts in this process) against the stand-ins and
 // a redis-server of each test's own: faults go into the real SQL stand-in and the real Redis.

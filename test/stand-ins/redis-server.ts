@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { reachable } from '../stand-ins/redis.ts';
+import { reachable } from './redis.ts';
 
 export type RedisServer = {
   port: number;
