@@ -6,7 +6,9 @@ export type RetryErrorCode =
   /** No token for Redis from the identity (REDIS_AUTH=entra). */
   | 'RedisAuth'
   /** A deferred message is still being settled elsewhere; the job runs again shortly. */
-  | 'NotDeferredYet';
+  | 'NotDeferredYet'
+  /** A job points into another entity than this worker's: one Redis is shared by two deployments. */
+  | 'ForeignEntity';
 
 /** The retry tier's one error class; callers act on `code`. */
 export class RetryError extends Error {

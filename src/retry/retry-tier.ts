@@ -100,6 +100,7 @@ export async function startRetryTier(options: RetryTierOptions): Promise<RetryTi
 
     const worker = createRetryWorker({
       connection: connections.worker(),
+      entity,
       receiver: createReceiver(),
       schemas: options.schemas,
       write: options.write,

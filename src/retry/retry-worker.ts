@@ -26,6 +26,8 @@ export type DeferredReceiver = Pick<
 export type RetryWorkerOptions = {
   /** BullMQ's connection (RedisConnections.worker()). */
   connection: Redis;
+  /** Entity path of `receiver`. */
+  entity: string;
   /** A peek-lock receiver of the entity the jobs point into. */
   receiver: DeferredReceiver;
   schemas: EventSchemas;
@@ -94,6 +96,14 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
       sequenceNumber: data.sequenceNumber,
       attempt: data.attempt,
     });
+    if (data.entity !== options.entity) {
+      // Thrown, not dropped: BullMQ tries it again, maybe on a worker of that entity.
+      log.error(
+        { stage: 'retry', jobEntity: data.entity },
+        'retry job of another entity: give each deployment its own Redis',
+      );
+      throw new RetryError('ForeignEntity', `job for ${data.entity}, this worker serves ${options.entity}`);
+    }
     const message = await receive(data, log);
     if (!message) {
       counts.gone++;
