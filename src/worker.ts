@@ -150,7 +150,7 @@ export async function startWorker(
       client: serviceBus,
       schemas,
       write,
-      logger: logger.child({ component: 'retry' }),
+      logger,
       drainGraceMs: config.shutdownGraceMs,
     });
     closer.add('retry tier', async () => {

@@ -1,4 +1,5 @@
 import type { ServiceBusClient, ServiceBusReceiverOptions } from '@azure/service-bus';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config, ServiceBusEntity } from '../config.ts';
 import type { CloudEvent, Outcome } from '../handlers/event.ts';
@@ -40,7 +41,7 @@ export const entityPath = (entity: ServiceBusEntity): string =>
  * warned about, because the tier heals once it is back (messages are abandoned meanwhile).
  */
 export async function startRetryTier(options: RetryTierOptions): Promise<RetryTier> {
-  const { logger } = options;
+  const logger = options.logger.child({ component: 'retry' });
   const closer = createCloser();
   const entity = entityPath(options.entity);
   try {
@@ -48,12 +49,11 @@ export async function startRetryTier(options: RetryTierOptions): Promise<RetryTi
     closer.add('redis connections', () => connections.close());
     await connections.start();
     const commands = connections.commands();
-    try {
+    if (await readyWithin(commands, 3_000)) {
       await checkEvictionPolicy(commands);
-    } catch (error: unknown) {
-      if ((error as { code?: string }).code === 'EvictionPolicy') throw error;
+    } else {
       logger.warn(
-        { stage: 'retry', err: (error as Error).message },
+        { stage: 'retry', url: redactUrl(options.redis.url) },
         'Redis unreachable at start; transient failures are abandoned until it answers',
       );
       commands.once('ready', () => {
@@ -92,7 +92,7 @@ export async function startRetryTier(options: RetryTierOptions): Promise<RetryTi
       entity,
       createPeeker: createReceiver,
       queue,
-      logger: logger.child({ component: 'reconciler' }),
+      logger: options.logger.child({ component: 'reconciler' }),
       intervalMs: options.retry.reconcileMs,
     });
     closer.add('reconciler', () => reconciler.close());
@@ -105,7 +105,7 @@ export async function startRetryTier(options: RetryTierOptions): Promise<RetryTi
       schemas: options.schemas,
       write: options.write,
       policy,
-      logger: logger.child({ component: 'retry-worker' }),
+      logger: options.logger.child({ component: 'retry-worker' }),
       concurrency: options.retry.concurrency,
       drainGraceMs: options.drainGraceMs,
     });
@@ -117,3 +117,21 @@ export async function startRetryTier(options: RetryTierOptions): Promise<RetryTi
     throw error;
   }
 }
+
+const readyWithin = (client: Redis, timeoutMs: number): Promise<boolean> =>
+  client.status === 'ready'
+    ? Promise.resolve(true)
+    : new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          client.off('ready', onReady);
+          resolve(false);
+        }, timeoutMs);
+        const onReady = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        client.once('ready', onReady);
+      });
+
+/** The URL without credentials, for logs. */
+const redactUrl = (url: string): string => url.replace(/\/\/[^@/]*@/, '//');

@@ -139,12 +139,14 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
       worker.on('error', (error: Error) =>
         logger.warn({ stage: 'retry', err: error.message }, 'retry worker error; BullMQ reconnects'),
       );
-      worker.on('failed', (job, error) =>
-        logger.warn(
-          { stage: 'retry', jobId: job?.id, code: codeOf(error), err: error.message },
+      worker.on('failed', (job, error) => {
+        const code = codeOf(error);
+        // A defer still on its way heals by itself in a second; anything else is worth a warning.
+        logger[code === 'NotDeferredYet' ? 'info' : 'warn'](
+          { stage: 'retry', jobId: job?.id, code, err: error.message },
           'retry job failed; BullMQ tries it again',
-        ),
-      );
+        );
+      });
       void worker.run().catch((error: unknown) => {
         if (!closing) logger.error({ stage: 'retry', err: error }, 'retry worker stopped');
       });

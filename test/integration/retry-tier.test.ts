@@ -62,6 +62,15 @@ const expectAllAppliedOnce = async (s: { queue: string; jobs: Queue }, ids: stri
 };
 
 describe('the retry tier', () => {
+  it('refuses to start on a Redis that evicts keys, naming maxmemory-policy', async () => {
+    const redis = await startRedisServer(['--maxmemory-policy', 'allkeys-lru']);
+    opened.push(redis);
+    const queue = createTestQueue(system);
+    await expect(startTestWorker(system, queue, redis.url)).rejects.toThrow(
+      /maxmemory-policy allkeys-lru: BullMQ needs maxmemory-policy noeviction/,
+    );
+  });
+
   it('applies a message once after K transient failures, leaving no job and no deferred message', async () => {
     const s = await setup();
     // 1 first write + 2 immediate retries fail, then the first delayed attempt fails too.
@@ -129,7 +138,8 @@ describe('the retry tier', () => {
   });
 
   it('abandons while Redis is down, then applies the message once Redis is back', async () => {
-    const s = await setup();
+    // Every abandon is a delivery and spends budget: room for the redeliveries while Redis restarts.
+    const s = await setup({ RETRY_MAX_ATTEMPTS: '45', SERVICEBUS_MAX_DELIVERY_COUNT: '50' }, 50);
     await s.redis.kill();
     failInbox(1_000);
     const ids = await publishOrders(publisher, s.queue, 1);
