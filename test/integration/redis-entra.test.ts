@@ -75,6 +75,19 @@ describe('Redis with Microsoft Entra authentication', () => {
     }
   });
 
+  it('closes a connection that outlives its token without a new AUTH', async () => {
+    const client = new Redis(redis.url, {
+      username: worker.objectId,
+      password: azure.identity.issueToken(worker, redisAudience, 1),
+      retryStrategy: () => null,
+    });
+    client.on('error', () => undefined);
+    const before = redis.expiredConnections();
+    expect(await client.ping()).toBe('PONG');
+    await expect.poll(() => client.status, { timeout: 5_000 }).toBe('end');
+    expect(redis.expiredConnections()).toBe(before + 1);
+  });
+
   it('refuses a token for another audience, and a token once it has expired', async () => {
     expect(await logsIn(azure.identity.issueToken(worker, 'https://vault.azure.net'))).toBe(false);
     const shortLived = azure.identity.issueToken(worker, redisAudience, 1);
@@ -114,6 +127,7 @@ describe('Redis with Microsoft Entra authentication', () => {
         azure.identity.requests.filter((r) => r.resource === redisAudience && r.clientId === worker.clientId)
           .length;
       const firstToken = tokens();
+      const expiredBefore = redis.expiredConnections();
       const authsBefore = await authCalls();
       await queue.add('a', {}, { jobId: 'before' });
       await expect.poll(() => done, { timeout: 5_000 }).toContain('before');
@@ -121,6 +135,8 @@ describe('Redis with Microsoft Entra authentication', () => {
       await new Promise((r) => setTimeout(r, 5_000));
       expect(tokens()).toBeGreaterThan(firstToken + 1);
       expect(await authCalls()).toBeGreaterThan(authsBefore);
+      // Azure (here the stand-in's proxy) closes a connection whose token expired: none was.
+      expect(redis.expiredConnections()).toBe(expiredBefore);
       await queue.add('b', {}, { jobId: 'after-refresh' });
       await expect.poll(() => done, { timeout: 5_000 }).toContain('after-refresh');
       // A forced reconnect of every connection (as after a failover) logs in with the current token.
