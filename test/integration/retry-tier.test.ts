@@ -1,7 +1,9 @@
 import type { ServiceBusClient } from '@azure/service-bus';
-import type { Queue } from 'bullmq';
+import { type Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { retryJobId, retryQueueName, retryQueuePrefix } from '../../src/retry/job.ts';
+import { createRetryQueue } from '../../src/retry/retry-queue.ts';
 import {
   appliedCount,
   createTestQueue,
@@ -10,6 +12,7 @@ import {
   liveJobs,
   publishOrders,
   startTestWorker,
+  testLogger,
 } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startRedisServer } from '../stand-ins/redis-server.ts';
@@ -149,6 +152,38 @@ describe('the retry tier', () => {
     await expect.poll(() => counts(s.queue).deferred, poll).toBe(1);
     system.stack.sql.faults.clear();
     await expectAllAppliedOnce(s, ids);
+  });
+
+  it('tells a dropped second add of a retained job id from a real add, and replaces a finished job', async () => {
+    const redis = await startRedisServer();
+    opened.push(redis);
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const queue = createRetryQueue({ connection, logger: testLogger });
+    opened.push({ close: async () => (await queue.close(), connection.disconnect()) });
+    const data = {
+      entity: 'orders',
+      sequenceNumber: '7',
+      messageId: 'm-7',
+      attempt: 1,
+      lastError: { code: 'Unavailable', message: 'x' },
+    };
+    expect(await queue.add(data, 60_000)).toBe('added');
+    expect(await queue.add(data, 60_000)).toBe('duplicate');
+    expect(await queue.queue.getJobCounts('delayed')).toEqual({ delayed: 1 });
+    // A job kept after it completed: BullMQ would swallow a new add under its id.
+    const finished = { ...data, sequenceNumber: '8' };
+    await queue.queue.add('retry', finished, { jobId: retryJobId(finished) });
+    const workerConnection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const bull = new Worker(retryQueueName, async () => undefined, {
+      connection: workerConnection,
+      prefix: retryQueuePrefix,
+    });
+    await expect.poll(() => queue.queue.getJobState(retryJobId(finished)), poll).toBe('completed');
+    await bull.close();
+    workerConnection.disconnect();
+    expect(await queue.isLive(finished)).toBe(false);
+    expect(await queue.add(finished, 60_000)).toBe('added');
+    expect(await queue.queue.getJobState(retryJobId(finished))).toBe('delayed');
   });
 
   it('keeps the effect single when a retry job runs twice', async () => {
