@@ -159,7 +159,12 @@ describe('the retry tier', () => {
     opened.push(redis);
     const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     const queue = createRetryQueue({ connection, logger: testLogger });
-    opened.push({ close: async () => (await queue.close(), connection.disconnect()) });
+    opened.push({
+      async close() {
+        await queue.close();
+        connection.disconnect();
+      },
+    });
     const data = {
       entity: 'orders',
       sequenceNumber: '7',
