@@ -56,6 +56,9 @@ export const attemptsUsed = (message: ServiceBusReceivedMessage): number => {
   return Math.max(Number.isFinite(written) ? written : 0, message.deliveryCount ?? 0);
 };
 
+/** Longest hold of a message before it is abandoned because Redis did not take its job. */
+const redisDownPauseMaxMs = 5_000;
+
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const timer = setTimeout(done, ms);
@@ -107,6 +110,9 @@ export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
           { stage: 'retry', attempt, err: addError },
           'Redis did not take the retry job; abandoning, Service Bus delivers the message again',
         );
+        // Each redelivery spends budget: without a pause, a Redis outage of a few seconds would
+        // spend all of it. The lock is renewed meanwhile; shutdown cuts the pause short.
+        await sleep(Math.min(options.baseDelayMs, redisDownPauseMaxMs), signal);
         return { kind: 'abandon', error };
       }
       log.info({ stage: 'retry', attempt, delayMs, code: error.code }, 'deferred for a delayed retry');

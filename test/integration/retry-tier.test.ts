@@ -121,7 +121,7 @@ describe('the retry tier', () => {
     admin.disconnect();
     system.stack.sql.faults.clear();
     await expectAllAppliedOnce(s, ids);
-  });
+  }, 60_000);
 
   it('loses nothing when Redis is killed mid-retry and restarted empty; the retry worker resumes', async () => {
     const s = await setup({ RETRY_BASE_DELAY_MS: '2000', RETRY_MAX_DELAY_MS: '2000' });
@@ -138,7 +138,7 @@ describe('the retry tier', () => {
     const more = await publishOrders(publisher, s.queue, 1);
     await expectAllAppliedOnce(s, [...ids, ...more]);
     expect(s.worker.consumer.stats().deferred).toBeGreaterThanOrEqual(6);
-  });
+  }, 60_000);
 
   it('abandons while Redis is down, then applies the message once Redis is back', async () => {
     // Every abandon is a delivery and spends budget: room for the redeliveries while Redis restarts.
@@ -152,7 +152,7 @@ describe('the retry tier', () => {
     await expect.poll(() => counts(s.queue).deferred, poll).toBe(1);
     system.stack.sql.faults.clear();
     await expectAllAppliedOnce(s, ids);
-  });
+  }, 60_000);
 
   it('tells a dropped second add of a retained job id from a real add, and replaces a finished job', async () => {
     const redis = await startRedisServer();
@@ -201,5 +201,5 @@ describe('the retry tier', () => {
     system.stack.serviceBus.failSettlements(1, 'lock-lost');
     await expectAllAppliedOnce(s, ids);
     expect(await appliedCount(system, ids)).toBe(1);
-  });
+  }, 60_000);
 });

@@ -27,10 +27,12 @@ const message = (properties: Record<string, number | string> = {}, deliveryCount
 const policyWith = (options: {
   add?: (d: RetryJobData, delayMs: number) => Promise<'added'>;
   maxAttempts?: number;
+  baseDelayMs?: number;
 }) => {
   const added: { data: RetryJobData; delayMs: number }[] = [];
   const policy = createRetryPolicy({
     ...backoff,
+    baseDelayMs: options.baseDelayMs ?? backoff.baseDelayMs,
     entity: 'orders',
     queue: {
       add:
@@ -113,6 +115,7 @@ describe('the retry policy', () => {
       add: async () => {
         throw new Error('Redis down');
       },
+      baseDelayMs: 50,
     });
     const outcome = await policy.run(writes(transient, transient, transient).write, message(), log);
     expect(outcome).toEqual(transient);
