@@ -54,6 +54,28 @@ export type Config = Readonly<{
   redis: Readonly<{
     /** @defaultValue 'redis://127.0.0.1:6379' */
     url: string;
+    /** `entra`: AUTH as the identity's object id with a token for Azure Redis. @defaultValue 'none' */
+    auth: 'none' | 'entra';
+  }>;
+  retry: Readonly<{
+    /** In-process retries of a transient write failure before the message is deferred. @defaultValue 2 */
+    immediateAttempts: number;
+    /** Upper bound of the first immediate retry's jittered wait; doubles for the next. @defaultValue 200 */
+    immediateDelayMs: number;
+    /** Delay bound of the first delayed retry (full jitter below it). @defaultValue 5000 */
+    baseDelayMs: number;
+    /** Growth of the delay bound per attempt. @defaultValue 2 */
+    factor: number;
+    /** Cap of the delay bound. @defaultValue 600000 (10 min) */
+    maxDelayMs: number;
+    /** Delayed attempts a message gets before it is dead-lettered as RetriesExhausted. @defaultValue 8 */
+    maxAttempts: number;
+    /** Retry jobs the retry worker runs at once. @defaultValue 4 */
+    concurrency: number;
+    /** How often the reconciler looks for deferred messages without a job. @defaultValue 60000 */
+    reconcileMs: number;
+    /** The entity's MaxDeliveryCount, which the attempt budget must fit under. @defaultValue 10 */
+    maxDeliveryCount: number;
   }>;
   batch: Readonly<{
     /** @defaultValue 100 */
@@ -106,6 +128,17 @@ export const variables = {
   SQL_TRUST_SERVER_CERTIFICATE:
     "'true' accepts the server's self-signed certificate, still encrypted (local SQL Server containers only; default 'false')",
   REDIS_URL: `Redis for the retry queue (default ${defaults.redisUrl})`,
+  REDIS_AUTH:
+    "'none' (default) or 'entra' (Azure Redis: the identity's object id and a token for https://redis.azure.com)",
+  RETRY_IMMEDIATE_ATTEMPTS: `in-process retries of a transient write failure before deferring (default ${defaults.retryImmediateAttempts})`,
+  RETRY_IMMEDIATE_DELAY_MS: `bound of the first immediate retry wait, doubled for the next, in ms (default ${defaults.retryImmediateDelayMs})`,
+  RETRY_BASE_DELAY_MS: `delay bound of the first delayed retry, full jitter below it, in ms (default ${defaults.retryBaseDelayMs})`,
+  RETRY_FACTOR: `growth of the delay bound per delayed attempt (default ${defaults.retryFactor})`,
+  RETRY_MAX_DELAY_MS: `cap of the delay bound, in ms (default ${defaults.retryMaxDelayMs})`,
+  RETRY_MAX_ATTEMPTS: `delayed attempts before dead-lettering as RetriesExhausted; below SERVICEBUS_MAX_DELIVERY_COUNT (default ${defaults.retryMaxAttempts})`,
+  RETRY_CONCURRENCY: `retry jobs run at once by the retry worker (default ${defaults.retryConcurrency})`,
+  RETRY_RECONCILE_MS: `how often deferred messages without a job get one again, in ms (default ${defaults.retryReconcileMs})`,
+  SERVICEBUS_MAX_DELIVERY_COUNT: `the entity's MaxDeliveryCount, checked against RETRY_MAX_ATTEMPTS (default ${defaults.maxDeliveryCount})`,
   BATCH_MAX_SIZE: `messages written in one SQL transaction (default ${defaults.batchMaxSize})`,
   BATCH_FLUSH_MS: `how long a batch waits to fill, in ms (default ${defaults.batchFlushMs})`,
   SHUTDOWN_GRACE_MS: `time in-flight messages get to finish on shutdown, in ms (default ${defaults.shutdownGraceMs})`,
@@ -204,6 +237,16 @@ const schema = z.object({
   SQL_TOKEN_MAX_AGE_MS: int(defaults.sqlTokenMaxAgeMs, 10_000),
   SQL_TRUST_SERVER_CERTIFICATE: oneOf(['true', 'false'], 'false'),
   REDIS_URL: optional.refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'expected redis://HOST:PORT'),
+  REDIS_AUTH: oneOf(['none', 'entra'], 'none'),
+  RETRY_IMMEDIATE_ATTEMPTS: int(defaults.retryImmediateAttempts, 0, 10),
+  RETRY_IMMEDIATE_DELAY_MS: int(defaults.retryImmediateDelayMs, 0, 10_000),
+  RETRY_BASE_DELAY_MS: int(defaults.retryBaseDelayMs, 0),
+  RETRY_FACTOR: int(defaults.retryFactor, 1, 10),
+  RETRY_MAX_DELAY_MS: int(defaults.retryMaxDelayMs, 0),
+  RETRY_MAX_ATTEMPTS: int(defaults.retryMaxAttempts, 0, 1_000),
+  RETRY_CONCURRENCY: int(defaults.retryConcurrency, 1, 1_000),
+  RETRY_RECONCILE_MS: int(defaults.retryReconcileMs, 100),
+  SERVICEBUS_MAX_DELIVERY_COUNT: int(defaults.maxDeliveryCount, 1, 2_000),
   BATCH_MAX_SIZE: int(defaults.batchMaxSize, 1, 5_000),
   BATCH_FLUSH_MS: int(defaults.batchFlushMs, 0, 60_000),
   SHUTDOWN_GRACE_MS: int(defaults.shutdownGraceMs, 0),
@@ -360,6 +403,13 @@ export function loadConfig(env: Env): Config {
       problem: `must be at least SHUTDOWN_GRACE_MS (${e.SHUTDOWN_GRACE_MS})`,
     });
   }
+  if (e.RETRY_MAX_ATTEMPTS >= e.SERVICEBUS_MAX_DELIVERY_COUNT) {
+    // Every defer counts as a delivery: a larger budget lets Service Bus dead-letter the message first.
+    problems.push({
+      variable: 'RETRY_MAX_ATTEMPTS',
+      problem: `must be below SERVICEBUS_MAX_DELIVERY_COUNT (${e.SERVICEBUS_MAX_DELIVERY_COUNT})`,
+    });
+  }
   const keyVault = keyVaultFrom(e, problems);
   const sql = sqlFrom(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -369,7 +419,18 @@ export function loadConfig(env: Env): Config {
     keyVault,
     serviceBus,
     sql,
-    redis: { url: e.REDIS_URL ?? defaults.redisUrl },
+    redis: { url: e.REDIS_URL ?? defaults.redisUrl, auth: e.REDIS_AUTH },
+    retry: {
+      immediateAttempts: e.RETRY_IMMEDIATE_ATTEMPTS,
+      immediateDelayMs: e.RETRY_IMMEDIATE_DELAY_MS,
+      baseDelayMs: e.RETRY_BASE_DELAY_MS,
+      factor: e.RETRY_FACTOR,
+      maxDelayMs: e.RETRY_MAX_DELAY_MS,
+      maxAttempts: e.RETRY_MAX_ATTEMPTS,
+      concurrency: e.RETRY_CONCURRENCY,
+      reconcileMs: e.RETRY_RECONCILE_MS,
+      maxDeliveryCount: e.SERVICEBUS_MAX_DELIVERY_COUNT,
+    },
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,

@@ -26,6 +26,20 @@ export const defaults = {
   /** An idle pooled connection is closed after this long. */
   sqlIdleTimeoutMs: 30_000,
   redisUrl: 'redis://127.0.0.1:6379',
+  /** In-process retries of a transient write failure before the message is deferred. */
+  retryImmediateAttempts: 2,
+  /** Bound of the first immediate retry wait, doubled for the next. */
+  retryImmediateDelayMs: 200,
+  /** Delay bound of the first delayed retry; full jitter below it. */
+  retryBaseDelayMs: 5_000,
+  retryFactor: 2,
+  retryMaxDelayMs: 600_000,
+  /** Delayed attempts before RetriesExhausted; must stay below the entity's max delivery count. */
+  retryMaxAttempts: 8,
+  retryConcurrency: 4,
+  retryReconcileMs: 60_000,
+  /** The entity's MaxDeliveryCount (Service Bus default 10). */
+  maxDeliveryCount: 10,
   batchMaxSize: 100,
   batchFlushMs: 5,
   /** Time in-flight messages get to finish on shutdown. */

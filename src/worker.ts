@@ -15,7 +15,10 @@ import { createSecretClient } from './keyvault/client.ts';
 import { createSecretStore } from './keyvault/secret-store.ts';
 import { createCloser, createStateMachine } from './lifecycle.ts';
 import { createBatcher } from './pipeline/batcher.ts';
+import type { CloudEvent } from './pipeline/cloud-event.ts';
 import { createSqlWriter } from './pipeline/sql-writer.ts';
+import { RetryError } from './retry/errors.ts';
+import { startRetryTier } from './retry/retry-tier.ts';
 import { checkServiceBusAccess } from './servicebus/access-check.ts';
 import { type Consumer, createConsumer } from './servicebus/consumer.ts';
 import { type ConsumerObserver, combineObservers } from './servicebus/consumer-options.ts';
@@ -196,11 +199,39 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       namespace: config.serviceBus.fullyQualifiedNamespace,
       identity,
     });
+    const schemas = toEventSchemas(orderHandlers);
+    const write = (event: CloudEvent) => batcher.submit(event);
+    // After the Service Bus client (it settles deferred messages), before the consumer (whose
+    // transient failures become retry jobs): closed after the consumer drained, before the client.
+    const retry = await startRetryTier({
+      redis: {
+        url: config.redis.url,
+        auth:
+          config.redis.auth === 'entra'
+            ? { kind: 'entra', credential, objectId: requireObjectId(identity) }
+            : { kind: 'none' },
+      },
+      retry: config.retry,
+      entity: config.serviceBus.entity,
+      client: serviceBus,
+      schemas,
+      write,
+      logger,
+      drainGraceMs: config.shutdownGraceMs,
+    });
+    closer.add('retry tier', async () => {
+      const failures = await retry.close();
+      if (failures.length > 0)
+        throw new AggregateError(
+          failures.map((f) => f.error),
+          'closing the retry tier',
+        );
+    });
     const consumer = createConsumer({
       client: serviceBus,
       entity: config.serviceBus.entity,
-      schemas: toEventSchemas(orderHandlers),
-      handle: (event) => batcher.submit(event),
+      schemas,
+      handle: (event, ctx) => retry.policy.run(() => write(event), ctx.message, ctx.logger, ctx.signal),
       logger: logger.child({ component: 'consumer' }),
       concurrency: config.serviceBus.concurrency,
       lockRenewalMaxMs: config.serviceBus.lockRenewalMaxMs,
@@ -244,4 +275,15 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     state.transition('stopped');
     throw error;
   }
+}
+
+/** Entra AUTH to Redis names the identity by its object id, which only its token tells. */
+function requireObjectId(identity: IdentityDescription): string {
+  if (!identity.objectId) {
+    throw new RetryError(
+      'RedisAuth',
+      'REDIS_AUTH=entra needs the identity object id (oid claim), and the token has none',
+    );
+  }
+  return identity.objectId;
 }

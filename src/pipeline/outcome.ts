@@ -12,6 +12,10 @@ export type DeadLetterReason =
 export type Outcome =
   | { kind: 'complete' }
   | { kind: 'deadLetter'; reason: DeadLetterReason; description: string }
-  /** A transient failure: the message goes back to Service Bus to be delivered again. */
+  /** A transient failure that the retry tier could not take: Service Bus delivers the message again. */
   | { kind: 'abandon'; error: unknown }
-  | { kind: 'defer'; error: unknown };
+  /**
+   * A transient failure with a retry job already added: the message waits deferred in Service Bus,
+   * `properties` (the attempt counter) written onto it as it is deferred.
+   */
+  | { kind: 'defer'; error: unknown; properties?: Record<string, string | number> };

@@ -85,6 +85,6 @@ function settleCall(
     case 'abandon':
       return receiver.abandonMessage(message);
     case 'defer':
-      return receiver.deferMessage(message);
+      return receiver.deferMessage(message, outcome.properties);
   }
 }

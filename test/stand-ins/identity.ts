@@ -33,6 +33,9 @@ export type IdentityStandInOptions = {
   port?: number;
 };
 
+/** A token the stand-in signed: who for, which audience, until when (ms since the epoch). */
+export type IssuedToken = { objectId: string; audience: string; token: string; expiresAtMs: number };
+
 export type TokenRequest = { resource: string; clientId: string | undefined; at: number; status: number };
 
 export type IdentityStandIn = Authority & {
@@ -62,6 +65,8 @@ export type IdentityStandIn = Authority & {
   resourceId(provider: string, name: string): string;
   /** Signs a token directly, for tests that need one the endpoint would not issue (wrong audience, expired). */
   issueToken(identity: UserAssignedIdentity, audience: string, lifetimeSec?: number): string;
+  /** Tells `listener` of every token signed from now on (a Redis stand-in accepts those). Returns an unsubscribe. */
+  onTokenIssued(listener: (issued: IssuedToken) => void): () => void;
   /** The next `count` token requests fail with `fault`. */
   failNext(count: number, fault: IdentityFault): void;
   /** Delay before every answer. */
@@ -124,6 +129,7 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
   let latencyMs = 0;
   let systemAssigned: UserAssignedIdentity | undefined;
 
+  const tokenListeners = new Set<(issued: IssuedToken) => void>();
   const resourceId = (provider: string, name: string): string =>
     `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/${provider}/${name}`;
 
@@ -147,7 +153,10 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
       nbf: now,
       exp: now + (lifetimeSec ?? tokenLifetimeSec),
     };
-    return signJwt(claims, privateKey, kid);
+    const token = signJwt(claims, privateKey, kid);
+    const issued = { objectId: identity.objectId, audience, token, expiresAtMs: claims.exp * 1000 };
+    for (const listener of tokenListeners) listener(issued);
+    return token;
   };
 
   const jwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' }] };
@@ -276,6 +285,10 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
     verify: (token, audience) => verifyJwt(token, publicKey, audience, Math.floor(Date.now() / 1000)),
     resourceId,
     issueToken,
+    onTokenIssued(listener) {
+      tokenListeners.add(listener);
+      return () => tokenListeners.delete(listener);
+    },
     failNext(count, fault) {
       for (let i = 0; i < count; i++) faults.push(fault);
     },

@@ -4,6 +4,7 @@ import { createLocalCa } from './ca.ts';
 import { type IdentityStandIn, startIdentityStandIn } from './identity.ts';
 import { type KeyVaultStandIn, startKeyVaultStandIn } from './keyvault.ts';
 import { ensureLocalRedis, type LocalRedis, RedisUnavailableError } from './redis.ts';
+import { startEntraRedis } from './redis-entra.ts';
 import { type ServiceBusStandIn, startServiceBusStandIn } from './servicebus/index.ts';
 import { createPgliteEngine } from './sql/engine/index.ts';
 import type { SqlEngine } from './sql/engine-api.ts';
@@ -48,6 +49,11 @@ export type LocalStackOptions = {
   lockDurationMs?: number;
   /** Start (or reuse) a Redis. @defaultValue true */
   redis?: boolean;
+  /**
+   * `entra`: a redis-server of the stack's own that accepts exactly the valid Entra tokens of the
+   * identities (REDIS_AUTH=entra), instead of the shared one. @defaultValue 'none'
+   */
+  redisAuth?: 'none' | 'entra';
   /** Port for a Redis started here when none answers on 6379. @defaultValue 6390 */
   redisPort?: number;
   /** Told what the stack could not provide (no Redis). @defaultValue console.warn */
@@ -121,7 +127,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let redis: LocalRedis | undefined;
   if (options.redis !== false) {
     try {
-      redis = await ensureLocalRedis({ port: options.redisPort ?? 6390 });
+      if (options.redisAuth === 'entra') {
+        const entra = await startEntraRedis({ authority: identity });
+        redis = { url: entra.url, startedHere: true, close: () => entra.close() };
+      } else redis = await ensureLocalRedis({ port: options.redisPort ?? 6390 });
     } catch (error: unknown) {
       if (!(error instanceof RedisUnavailableError)) throw error;
       (options.warn ?? console.warn)(error.message);
@@ -174,6 +183,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     SQL_PORT: String(sql.port),
     SQL_DATABASE: database,
     ...(redis ? { REDIS_URL: redis.url } : {}),
+    ...(redis && options.redisAuth === 'entra' ? { REDIS_AUTH: 'entra' } : {}),
   });
 
   if (dir) {

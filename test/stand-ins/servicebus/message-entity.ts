@@ -206,9 +206,10 @@ export class MessageEntity {
         this.#returnAfterFailedDelivery(stored, outcome.properties);
         return;
       case 'defer':
-        this.#unlock(stored);
+        // Service Bus counts the delivery that ended in a defer: with MaxDeliveryCount 1 a defer
+        // dead-letters the message (Azure/azure-service-bus#375).
         stored.deferred = true;
-        stored.amqp = withProperties(stored.amqp, outcome.properties);
+        this.#returnAfterFailedDelivery(stored, outcome.properties);
         return;
       case 'dead-letter':
         this.#deadLetter(stored, outcome.reason, outcome.description, outcome.properties);

@@ -158,6 +158,21 @@ describe('Service Bus stand-in', () => {
     expect(bus.counts(q)).toMatchObject({ active: 0, deferred: 0, locked: 0 });
   });
 
+  it('counts a defer as a delivery, so MaxDeliveryCount 1 dead-letters a deferred message', async () => {
+    const q = queue({ maxDeliveryCount: 2 });
+    const c = client();
+    await c.createSender(q).sendMessages({ body: 'later', messageId: 'defer-count' });
+    const receiver = c.createReceiver(q);
+    const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
+    if (!m?.sequenceNumber) throw new Error('no message');
+    await receiver.deferMessage(m);
+    const [again] = await receiver.receiveDeferredMessages(m.sequenceNumber);
+    expect(again?.deliveryCount).toBe(1);
+    await receiver.deferMessage(again as ServiceBusReceivedMessage);
+    expect(bus.counts(q)).toMatchObject({ deferred: 0, deadLettered: 1 });
+    expect(bus.deadLetters(q)[0]?.reason).toBe('MaxDeliveryCountExceeded');
+  });
+
   it('keeps the lock of a long handler alive by automatic renewal', async () => {
     const q = queue({ lockDurationMs: 2_000 });
     const c = client();

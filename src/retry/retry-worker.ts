@@ -1,0 +1,189 @@
+import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
+import { type Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import Long from 'long';
+import type { Logger } from 'pino';
+import { defaults } from '../defaults.ts';
+import type { EventSchemas } from '../handlers/registry.ts';
+import type { CloudEvent } from '../pipeline/cloud-event.ts';
+import type { Outcome } from '../pipeline/outcome.ts';
+import { parseCloudEvent } from '../servicebus/envelope.ts';
+import { settle } from '../servicebus/settle.ts';
+import { RetryError } from './errors.ts';
+import { type RetryJobData, retryQueueName, retryQueuePrefix } from './job.ts';
+import type { RetryPolicy } from './retry-policy.ts';
+
+/** The receiver calls the retry worker makes. */
+export type DeferredReceiver = Pick<
+  ServiceBusReceiver,
+  | 'receiveDeferredMessages'
+  | 'peekMessages'
+  | 'completeMessage'
+  | 'abandonMessage'
+  | 'deferMessage'
+  | 'deadLetterMessage'
+  | 'close'
+>;
+
+export type RetryWorkerOptions = {
+  /** BullMQ's connection (RedisConnections.worker()). */
+  connection: Redis;
+  /** Entity path of `receiver`. */
+  entity: string;
+  /** A peek-lock receiver of the entity the jobs point into. */
+  receiver: DeferredReceiver;
+  schemas: EventSchemas;
+  /** The same write path as the consumer's (the batcher). */
+  write: (event: CloudEvent) => Promise<Outcome>;
+  policy: RetryPolicy;
+  logger: Logger;
+  /** Jobs at once. */
+  concurrency: number;
+  /** How long close() lets running jobs finish. */
+  drainGraceMs: number;
+  /** @defaultValue 10000 */
+  settleTimeoutMs?: number;
+};
+
+export type RetryWorker = {
+  start(): Promise<void>;
+  /** Stops taking jobs and lets running ones finish within the grace period. Idempotent. */
+  close(): Promise<void>;
+  stats(): { completed: number; deadLettered: number; deferred: number; abandoned: number; gone: number };
+};
+
+const codeOf = (error: unknown): string | undefined => {
+  if (error instanceof AggregateError) return error.errors.map(codeOf).find(Boolean);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
+/**
+ * The BullMQ worker of delayed retries: each job names a deferred message, which is received by
+ * its sequence number (any replica can, the message never left Service Bus), written through the
+ * same path as a fresh one and settled by the retry policy's outcome. A job that runs twice
+ * finds the message settled the second time, and the inbox keeps the effect single regardless.
+ */
+export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
+  const { receiver, logger } = options;
+  const counts = { completed: 0, deadLettered: 0, deferred: 0, abandoned: 0, gone: 0 };
+  let worker: Worker<RetryJobData> | undefined;
+  let closing: Promise<void> | undefined;
+
+  const receive = async (data: RetryJobData, log: Logger): Promise<ServiceBusReceivedMessage | undefined> => {
+    try {
+      const [message] = await receiver.receiveDeferredMessages(Long.fromString(data.sequenceNumber));
+      if (message) return message;
+    } catch (error: unknown) {
+      const code = codeOf(error);
+      // Locked: another replica runs this attempt right now. Anything else but not-found is a fault.
+      if (code === 'MessageLockLost') return undefined;
+      if (code !== 'MessageNotFound') throw error;
+    }
+    // Not deferred: settled already, or its defer is still on its way (the job was added first).
+    const [peeked] = await receiver.peekMessages(1, {
+      fromSequenceNumber: Long.fromString(data.sequenceNumber),
+    });
+    if (peeked && String(peeked.sequenceNumber) === data.sequenceNumber && peeked.state !== 'deferred') {
+      throw new RetryError('NotDeferredYet', `message ${data.messageId} is not deferred yet`);
+    }
+    log.debug({ stage: 'retry' }, 'the deferred message is gone (settled elsewhere); job done');
+    return undefined;
+  };
+
+  const process = async (job: Job<RetryJobData>): Promise<void> => {
+    const data = job.data;
+    const log = logger.child({
+      messageId: data.messageId,
+      sequenceNumber: data.sequenceNumber,
+      attempt: data.attempt,
+    });
+    if (data.entity !== options.entity) {
+      // Thrown, not dropped: BullMQ tries it again, maybe on a worker of that entity.
+      log.error(
+        { stage: 'retry', jobEntity: data.entity },
+        'retry job of another entity: give each deployment its own Redis',
+      );
+      throw new RetryError('ForeignEntity', `job for ${data.entity}, this worker serves ${options.entity}`);
+    }
+    const message = await receive(data, log);
+    if (!message) {
+      counts.gone++;
+      return;
+    }
+    const parsed = parseCloudEvent(message, options.schemas);
+    const outcome: Outcome = parsed.ok
+      ? await options.policy.run(() => options.write(parsed.event), message, log)
+      : { kind: 'deadLetter', reason: parsed.reason, description: parsed.description };
+    const report = await settle(
+      receiver,
+      message,
+      outcome,
+      log,
+      options.settleTimeoutMs ?? defaults.settleTimeoutMs,
+    );
+    if (!report.settled) return;
+    if (outcome.kind === 'complete') counts.completed++;
+    else if (outcome.kind === 'deadLetter') {
+      counts.deadLettered++;
+      log.error(
+        { stage: 'retry', reason: outcome.reason, description: outcome.description },
+        'dead-lettered',
+      );
+    } else if (outcome.kind === 'defer') counts.deferred++;
+    else counts.abandoned++;
+  };
+
+  return {
+    async start() {
+      worker = new Worker<RetryJobData>(retryQueueName, process, {
+        connection: options.connection,
+        prefix: retryQueuePrefix,
+        concurrency: options.concurrency,
+        autorun: false,
+        // A crashed replica's job comes back quickly; the message itself never left Service Bus.
+        stalledInterval: 15_000,
+      });
+      worker.on('error', (error: Error) =>
+        logger.warn({ stage: 'retry', err: error.message }, 'retry worker error; BullMQ reconnects'),
+      );
+      worker.on('failed', (job, error) => {
+        const code = codeOf(error);
+        // A defer still on its way heals by itself in a second; anything else is worth a warning.
+        logger[code === 'NotDeferredYet' ? 'info' : 'warn'](
+          { stage: 'retry', jobId: job?.id, code, err: error.message },
+          'retry job failed; BullMQ tries it again',
+        );
+      });
+      void worker.run().catch((error: unknown) => {
+        if (!closing) logger.error({ stage: 'retry', err: error }, 'retry worker stopped');
+      });
+      // Not awaited: with Redis down at start the worker connects later by itself, and start goes on.
+      worker.waitUntilReady().then(
+        () => logger.info({ concurrency: options.concurrency }, 'retry worker started'),
+        () => undefined,
+      );
+    },
+    close() {
+      closing ??= (async () => {
+        if (!worker) return;
+        let timer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), options.drainGraceMs);
+        });
+        const drained = worker.close();
+        const result = await Promise.race([drained.then(() => 'drained' as const), graceOver]);
+        clearTimeout(timer);
+        if (result === 'timeout') {
+          // Their messages stay deferred; their locks lapse and the jobs come back as stalled.
+          logger.warn('retry worker grace period over; stopping running jobs');
+          await worker.close(true);
+        }
+        await receiver.close().catch(() => undefined);
+        logger.info(counts, 'retry worker closed');
+      })();
+      return closing;
+    },
+    stats: () => ({ ...counts }),
+  };
+}
