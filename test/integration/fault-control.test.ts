@@ -1,0 +1,90 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
+import { parseFaultArgs, sendFault } from '../stand-ins/fault-control.ts';
+
+let system: SystemStack;
+beforeAll(async () => {
+  system = await startSystemStack({ migrate: false });
+});
+afterAll(async () => {
+  await system?.close();
+});
+
+const fault = (...argv: string[]) => sendFault(system.stack.file.control, parseFaultArgs(argv));
+const untilPast = async (iso: string | undefined) => {
+  await sleep(Math.max(0, Date.parse(iso ?? '') - Date.now()) + 50);
+};
+const errorNumber = (p: Promise<unknown>) =>
+  p.then(
+    () => 0,
+    (e: { number?: number }) => e.number ?? -1,
+  );
+
+describe('npm run fault against a running local stack', () => {
+  it('makes every SQL statement fail with 40613 for the seconds given, then lets them through', async () => {
+    expect(await errorNumber(system.sql.query('SELECT 1 AS one'))).toBe(0);
+    const answer = await fault('sql', '--seconds', '1');
+    expect(answer.set).toBe('sql: every statement fails with error 40613 for 1 s');
+    expect(await errorNumber(system.sql.query('SELECT 1 AS one'))).toBe(40613);
+    await untilPast(answer.endsAt);
+    expect(await errorNumber(system.sql.query('SELECT 1 AS one'))).toBe(0);
+  });
+
+  it('fails only a share of the statements with --share', async () => {
+    const answer = await fault('sql', '--share', '0.5', '--seconds', '30');
+    expect(answer.set).toBe('sql: 50% of statements fail with error 40613 for 30 s');
+    const numbers: number[] = [];
+    for (let i = 0; i < 40; i++) numbers.push(await errorNumber(system.sql.query('SELECT 1 AS one')));
+    expect(numbers.filter((n) => n === 40613).length).toBeGreaterThan(0);
+    expect(numbers.filter((n) => n === 0).length).toBeGreaterThan(0);
+    expect(numbers.every((n) => n === 0 || n === 40613)).toBe(true);
+    expect((await fault('sql', '--clear')).set).toBe('sql: faults cleared');
+    expect(await errorNumber(system.sql.query('SELECT 1 AS one'))).toBe(0);
+  });
+
+  it('drops every Service Bus connection at once', async () => {
+    // A raw TLS client sees the drop as the broker closing its socket.
+    const socket = connect({
+      host: '127.0.0.1',
+      port: system.stack.serviceBus.port,
+      servername: 'localhost',
+    });
+    await once(socket, 'secureConnect');
+    const closed = once(socket, 'close');
+    while (system.stack.serviceBus.openConnections() < 1) await sleep(10);
+    const open = system.stack.serviceBus.openConnections();
+    expect((await fault('servicebus', '--drop')).set).toBe(
+      `servicebus: dropped ${open} connection${open === 1 ? '' : 's'}`,
+    );
+    await closed;
+    expect(socket.destroyed).toBe(true);
+  });
+
+  it('makes the identity endpoint answer 500 for the seconds given', async () => {
+    const { identityEndpoint, identityHeader, identities } = system.stack.file;
+    const ask = () =>
+      fetch(
+        `${identityEndpoint}?api-version=2019-08-01&resource=https://database.windows.net&client_id=${identities.worker.clientId}`,
+        { headers: { 'x-identity-header': identityHeader } },
+      ).then((r) => r.status);
+    expect(await ask()).toBe(200);
+    const answer = await fault('identity', '--seconds', '1');
+    expect(answer.set).toBe('identity: the endpoint answers 500 for 1 s');
+    expect(await ask()).toBe(500);
+    await untilPast(answer.endsAt);
+    expect(await ask()).toBe(200);
+  });
+
+  it('refuses a caller without the stack token, and bad arguments with what was wrong', async () => {
+    const { url } = system.stack.file.control;
+    await expect(
+      sendFault({ url, token: 'guess' }, { service: 'servicebus', drop: true }),
+    ).rejects.toMatchObject({ code: 'Refused' });
+    expect(() => parseFaultArgs(['sql', '--seconds', '0'])).toThrow('--seconds must be a positive number');
+    expect(() => parseFaultArgs(['sql', '--seconds', '5', '--share', '2'])).toThrow('--share');
+    expect(() => parseFaultArgs(['redis', '--seconds', '5'])).toThrow('unknown service redis');
+  });
+});
