@@ -28,7 +28,7 @@ const who = (identity: IdentityDescription): string =>
   `the ${identity.kind} identity ${identityName(identity)} (client id ${identity.clientId}, object id ${identity.objectId})`;
 
 /** The first error in an SDK error tree that carries a Service Bus `code`: retried attempts arrive wrapped. */
-function serviceBusCode(error: unknown, depth = 0): string | undefined {
+export function serviceBusCode(error: unknown, depth = 0): string | undefined {
   if (depth > 5 || !error || typeof error !== 'object') return undefined;
   const e = error as { code?: unknown; errors?: unknown[]; cause?: unknown };
   if (typeof e.code === 'string' && !(error instanceof AggregateError)) return e.code;

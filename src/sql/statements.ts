@@ -11,7 +11,9 @@ export type StatementName =
   | 'insert-orders-placed'
   | 'insert-order-lines'
   | 'update-orders-status'
-  | 'insert-orders-status';
+  | 'insert-orders-status'
+  | 'select-inbox-page'
+  | 'count-inbox';
 
 const cache = new Map<StatementName, string>();
 
