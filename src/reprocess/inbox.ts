@@ -32,10 +32,11 @@ export type InboxSummary = ReprocessSummary & {
   lastMessageId: string | undefined;
 };
 
+// No filter is the widest range, not NULL: the statements stay plain range predicates on the index.
 const params = (f: InboxFilter, limit: number, after: string): SqlParams => ({
-  type: { type: 'nvarchar', value: f.type ?? null },
-  since: { type: 'datetime2', value: f.since ?? null },
-  until: { type: 'datetime2', value: f.until ?? null },
+  type: { type: 'nvarchar', value: f.type ?? '' },
+  since: { type: 'datetime2', value: f.since ?? new Date('0001-01-01T00:00:00Z') },
+  until: { type: 'datetime2', value: f.until ?? new Date('9999-12-31T00:00:00Z') },
   after: { type: 'nvarchar', value: after },
   limit: { type: 'int', value: limit },
 });
