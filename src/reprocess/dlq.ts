@@ -127,20 +127,27 @@ export async function reprocessDeadLetters(options: DeadLetterOptions): Promise<
     const tooRecent = (m: ServiceBusReceivedMessage) =>
       action === 'replay' && (m.enqueuedTimeUtc?.getTime() ?? 0) > cutoff;
     const tally = createTally(options, selected.length);
+    const line = (m: ServiceBusReceivedMessage, what: string) =>
+      `${what}: ${m.messageId} #${m.sequenceNumber} ${m.deadLetterReason ?? ''} ${typeOf(m) ?? ''}`;
+    const skipLine = (m: ServiceBusReceivedMessage) =>
+      line(
+        m,
+        `inside the duplicate detection window until ${new Date((m.enqueuedTimeUtc?.getTime() ?? 0) + windowMs).toISOString()}, stays`,
+      );
     if (options.dryRun) {
       for (const m of selected) {
-        const what = tooRecent(m) ? 'would skip (inside the duplicate detection window)' : `would ${action}`;
-        options.onPlan?.(
-          `${what}: ${m.messageId} #${m.sequenceNumber} ${m.deadLetterReason ?? ''} ${typeOf(m) ?? ''}`,
-        );
+        options.onPlan?.(tooRecent(m) ? skipLine(m) : line(m, `would ${action}`));
         tally.count(tooRecent(m) ? 'would-skip-duplicate-window' : `would-${action}`);
       }
       return tally.summary;
     }
     const targets = new Set<string>();
     for (const m of selected) {
-      if (tooRecent(m)) tally.count('skipped-duplicate-window');
-      else targets.add(String(m.sequenceNumber));
+      if (!tooRecent(m)) targets.add(String(m.sequenceNumber));
+      else {
+        options.onPlan?.(skipLine(m));
+        tally.count('skipped-duplicate-window');
+      }
     }
     // Dead letters that are not selected stay locked until the end of the run, so the receive
     // moves past them; each is abandoned once at the end, never dead-lettered or completed.
