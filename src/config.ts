@@ -63,6 +63,13 @@ export type Config = Readonly<{
   shutdownGraceMs: number;
   /** @defaultValue 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  inbox: Readonly<{
+    /**
+     * Days a processed message id stays in dbo.Inbox; 0 keeps it forever. Must exceed the replay
+     * horizon, or a late replay applies twice. @defaultValue 30
+     */
+    retentionDays: number;
+  }>;
 }>;
 
 /** Every variable the worker reads: its meaning and default. The README's table mirrors this list. */
@@ -96,6 +103,8 @@ export const variables = {
   BATCH_FLUSH_MS: 'how long a batch waits to fill, in ms (default 5)',
   SHUTDOWN_GRACE_MS: 'time in-flight messages get to finish on shutdown, in ms (default 25000)',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug or trace',
+  INBOX_RETENTION_DAYS:
+    'days a processed message id stays in dbo.Inbox, 0 = forever (default 30); must exceed the replay horizon',
 } as const;
 
 export type VariableName = keyof typeof variables;
@@ -188,6 +197,7 @@ const schema = z.object({
   BATCH_FLUSH_MS: int(5, 0, 60_000),
   SHUTDOWN_GRACE_MS: int(25_000, 0),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
+  INBOX_RETENTION_DAYS: int(30, 0, 36_500),
 });
 
 /** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
@@ -276,6 +286,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
+    inbox: { retentionDays: e.INBOX_RETENTION_DAYS },
   };
   return deepFreeze(config);
 }

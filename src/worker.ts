@@ -11,6 +11,7 @@ import { createSecretClient } from './keyvault/client.ts';
 import { createSecretStore } from './keyvault/secret-store.ts';
 import { createCloser } from './lifecycle.ts';
 import { createBatcher } from './pipeline/batcher.ts';
+import { createInboxRetention } from './pipeline/inbox-retention.ts';
 import { createSqlWriter } from './pipeline/sql-writer.ts';
 import { type Consumer, createConsumer } from './servicebus/consumer.ts';
 import type { SqlAuthentication } from './sql/connection.ts';
@@ -102,6 +103,14 @@ export async function startWorker(
       identity: config.sql.auth.kind === 'token' ? identity : undefined,
     });
     logger.info({ server: config.sql.server, database: config.sql.database }, 'sql ready');
+
+    const retention = createInboxRetention({
+      db: pool,
+      retentionDays: config.inbox.retentionDays,
+      log: logger.child({ component: 'inbox-retention' }),
+    });
+    retention.start();
+    closer.add('inbox retention', () => retention.close());
 
     const writer = createSqlWriter({
       db: pool,

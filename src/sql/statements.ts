@@ -13,7 +13,10 @@ export type StatementName =
   | 'update-orders-status'
   | 'insert-orders-status'
   | 'select-inbox-page'
-  | 'count-inbox';
+  | 'count-inbox'
+  | 'take-lease'
+  | 'release-lease'
+  | 'delete-inbox-expired';
 
 const cache = new Map<StatementName, string>();
 
