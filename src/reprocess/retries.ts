@@ -75,8 +75,12 @@ export async function reprocessRetries(options: RetriesOptions): Promise<Reproce
         await tally.pace();
         try {
           if (options.action === 'retry') {
-            if ((await job.getState()) === 'delayed') await job.promote();
-            tally.count('promoted');
+            // A job already due is left as it is: it runs as soon as a retry worker is free.
+            if ((await job.getState()) !== 'delayed') tally.count('already-due');
+            else {
+              await job.promote();
+              tally.count('promoted');
+            }
             continue;
           }
           const { entity, sequenceNumber } = job.data;

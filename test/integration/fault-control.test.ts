@@ -83,6 +83,19 @@ describe('npm run fault against a running local stack', () => {
     await expect(
       sendFault({ url, token: 'guess' }, { service: 'servicebus', drop: true }),
     ).rejects.toMatchObject({ code: 'Refused' });
+    const raw = (body: string) =>
+      fetch(`${url}/faults`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${system.stack.file.control.token}` },
+        body,
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error: string } }));
+    expect(await raw('not json')).toMatchObject({ status: 400 });
+    expect(await raw('{"service":"sql","seconds":5,"share":7}')).toEqual({
+      status: 400,
+      body: { error: '--share must be a number above 0, at most 1' },
+    });
+    // The stack still answers after bad requests.
+    expect((await fault('sql', '--clear')).set).toBe('sql: faults cleared');
     expect(() => parseFaultArgs(['sql', '--seconds', '0'])).toThrow('--seconds must be a positive number');
     expect(() => parseFaultArgs(['sql', '--seconds', '5', '--share', '2'])).toThrow('--share');
     expect(() => parseFaultArgs(['redis', '--seconds', '5'])).toThrow('unknown service redis');

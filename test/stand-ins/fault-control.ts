@@ -112,10 +112,11 @@ export async function startFaultControl(targets: Targets): Promise<FaultControl>
   const server = createServer((req, res) => {
     if (!authorized(req, token)) return reply(res, 401, { error: 'wrong or missing token' });
     if (req.method !== 'POST' || req.url !== '/faults') return reply(res, 404, { error: 'POST /faults' });
-    readBody(req).then(
-      (text) => reply(res, 200, apply(targets, validate(JSON.parse(text)))),
-      (error: unknown) => reply(res, 400, { error: (error as Error).message }),
-    );
+    // A bad body (not JSON, bad values) is answered 400; it must never become an unhandled rejection
+    // that takes the whole stack down.
+    readBody(req)
+      .then((text) => reply(res, 200, apply(targets, validate(JSON.parse(text)))))
+      .catch((error: unknown) => reply(res, 400, { error: (error as Error).message }));
   });
   server.on('clientError', (_e, socket) => socket.destroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
