@@ -13,7 +13,13 @@ export type RetriesOptions = ReprocessOptions & {
   queue: string;
   namespace: string;
   identity: IdentityDescription;
+  /** Plain Redis URL, for a Redis without Entra authentication. */
   redisUrl: string;
+  /**
+   * A connection the caller made and closes (for example one that authenticates with Entra ID);
+   * when given, `redisUrl` is not used. @defaultValue a connection to `redisUrl`
+   */
+  redis?: Redis;
   /** `list` prints the jobs; `retry` runs them now; `give-up` dead-letters their messages as RetriesExhausted. */
   action: 'list' | 'retry' | 'give-up';
   /** Only the jobs of this message. @defaultValue every job */
@@ -45,8 +51,8 @@ const describeJob = (job: Job<RetryJobData>): string => {
  * already settled (removed on the next run as `already-settled`): the message is never lost.
  */
 export async function reprocessRetries(options: RetriesOptions): Promise<ReprocessSummary> {
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
-  await redis.connect();
+  const redis = options.redis ?? new Redis(options.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
+  if (!options.redis) await redis.connect();
   const queue = new Queue<RetryJobData>(options.queueName ?? retryQueueName, {
     connection: redis,
     prefix: options.prefix ?? retryQueuePrefix,
@@ -124,6 +130,6 @@ export async function reprocessRetries(options: RetriesOptions): Promise<Reproce
     return tally.summary;
   } finally {
     await queue.close().catch(() => undefined);
-    redis.disconnect();
+    if (!options.redis) redis.disconnect();
   }
 }
