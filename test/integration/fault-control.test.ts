@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCredential } from '../../src/identity/credential.ts';
+import { createSqlPool } from '../../src/sql/pool.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { parseFaultArgs, sendFault } from '../stand-ins/fault-control.ts';
 
@@ -24,18 +26,38 @@ const errorNumber = (p: Promise<unknown>) =>
   );
 
 describe('npm run fault against a running local stack', () => {
-  it('makes every SQL statement fail with 40613 for the seconds given, then lets them through', async () => {
+  it('makes every SQL login and statement fail with 40613 for the seconds given, then lets them through', async () => {
     expect(await errorNumber(system.sql.query('SELECT 1 AS one'))).toBe(0);
     const answer = await fault('sql', '--seconds', '1');
-    expect(answer.set).toBe('sql: every statement fails with error 40613 for 1 s');
+    expect(answer.set).toBe('sql: every login and statement fails with error 40613 for 1 s');
     expect(await errorNumber(system.sql.query('SELECT 1 AS one'))).toBe(40613);
+    // A connection opened now fails at its login, as in an Azure SQL failover.
+    const { server, port, database } = system.stack.file.sql;
+    const fresh = createSqlPool({
+      server,
+      port,
+      database,
+      authentication: {
+        type: 'token-credential',
+        options: {
+          credential: createCredential({ clientId: system.stack.file.identities.operator.clientId }),
+        },
+      },
+      max: 1,
+    });
+    const loginError = await fresh.query('SELECT 1 AS one').then(
+      () => undefined,
+      (e: { code?: string; message?: string }) => e,
+    );
+    await fresh.close();
+    expect(loginError?.message).toContain('is not currently available');
     await untilPast(answer.endsAt);
     expect(await errorNumber(system.sql.query('SELECT 1 AS one'))).toBe(0);
   });
 
   it('fails only a share of the statements with --share', async () => {
     const answer = await fault('sql', '--share', '0.5', '--seconds', '30');
-    expect(answer.set).toBe('sql: 50% of statements fail with error 40613 for 30 s');
+    expect(answer.set).toBe('sql: 50% of logins and statements fail with error 40613 for 30 s');
     const numbers: number[] = [];
     for (let i = 0; i < 40; i++) numbers.push(await errorNumber(system.sql.query('SELECT 1 AS one')));
     expect(numbers.filter((n) => n === 40613).length).toBeGreaterThan(0);

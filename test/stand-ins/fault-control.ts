@@ -49,8 +49,14 @@ const apply = (t: Targets, r: FaultRequest): FaultAnswer => {
   const untilMs = Date.now() + r.seconds * 1000;
   const endsAt = new Date(untilMs).toISOString();
   if (r.service === 'sql') {
+    // Logins too, as during an Azure SQL failover: a connection opened in the window fails at login
+    // (what clients and pools expect), not in the driver's session setup batch that follows it.
     t.sql.failStatementsUntil(everyStatement, r.errorNumber, untilMs, r.share);
-    const what = r.share >= 1 ? 'every statement fails' : `${Math.round(r.share * 100)}% of statements fail`;
+    t.sql.failLoginsUntil(r.errorNumber, untilMs, r.share);
+    const what =
+      r.share >= 1
+        ? 'every login and statement fails'
+        : `${Math.round(r.share * 100)}% of logins and statements fail`;
     return { set: `sql: ${what} with error ${r.errorNumber} for ${r.seconds} s`, endsAt };
   }
   t.identity.failUntil(untilMs, { status: r.status, body: 'fault injected by npm run fault' });

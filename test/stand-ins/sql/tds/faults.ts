@@ -15,6 +15,8 @@ export type SqlFaults = {
    * @defaultValue share 1
    */
   failStatementsUntil(pattern: RegExp, errorNumber: number, untilMs: number, share?: number): void;
+  /** Until `untilMs`, a `share` of the logins fail with `errorNumber`, as during a failover. @defaultValue share 1 */
+  failLoginsUntil(errorNumber: number, untilMs: number, share?: number): void;
   /** The next `count` logins fail with `errorNumber` (40613, 4060, 18456…) after the token checks. @defaultValue count 1 */
   failLogins(errorNumber: number, count?: number): void;
   /** Delay before answering every request (cut short by a cancel). */
@@ -45,6 +47,7 @@ export type FaultState = {
 export function createFaultState(dropAll: () => void): FaultState {
   let statements: StatementFault[] = [];
   let timed: TimedFault | undefined;
+  let timedLogins: Omit<TimedFault, 'pattern'> | undefined;
   let logins: number[] = [];
   let drops = 0;
   let latency = 0;
@@ -54,6 +57,9 @@ export function createFaultState(dropAll: () => void): FaultState {
     },
     failStatementsUntil(pattern, errorNumber, untilMs, share = 1) {
       timed = { pattern, errorNumber, untilMs, share };
+    },
+    failLoginsUntil(errorNumber, untilMs, share = 1) {
+      timedLogins = { errorNumber, untilMs, share };
     },
     failLogins(errorNumber, count = 1) {
       for (let i = 0; i < count; i++) logins.push(errorNumber);
@@ -68,6 +74,7 @@ export function createFaultState(dropAll: () => void): FaultState {
     clear() {
       statements = [];
       timed = undefined;
+      timedLogins = undefined;
       logins = [];
       drops = 0;
       latency = 0;
@@ -92,6 +99,8 @@ export function createFaultState(dropAll: () => void): FaultState {
       return sqlError(fault.errorNumber, context);
     },
     loginFault(context) {
+      if (timedLogins && Date.now() >= timedLogins.untilMs) timedLogins = undefined;
+      if (timedLogins && Math.random() < timedLogins.share) return sqlError(timedLogins.errorNumber, context);
       const number = logins.shift();
       return number === undefined ? undefined : sqlError(number, context);
     },
