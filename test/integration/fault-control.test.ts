@@ -65,6 +65,12 @@ describe('npm run fault against a running local stack', () => {
     expect(numbers.every((n) => n === 0 || n === 40613)).toBe(true);
     expect((await fault('sql', '--clear')).set).toBe('sql: faults cleared');
     expect(await errorNumber(system.sql.query('SELECT 1 AS one'))).toBe(0);
+    // A deadlock is a statement's error: logins stay open.
+    expect((await fault('sql', '--seconds', '30', '--error', '1205')).set).toBe(
+      'sql: every statement fails with error 1205 for 30 s',
+    );
+    expect(await errorNumber(system.sql.query('SELECT 1 AS one'))).toBe(1205);
+    await fault('sql', '--clear');
   });
 
   it('drops every Service Bus connection at once', async () => {

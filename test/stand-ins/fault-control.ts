@@ -34,6 +34,8 @@ export class FaultControlError extends Error {
 type Targets = { sql: SqlFaults; serviceBus: ServiceBusStandIn; identity: IdentityStandIn };
 
 const everyStatement = /[\s\S]/;
+/** Errors Azure SQL also answers a login with: database unavailable, cannot open, service busy. */
+const loginErrors: ReadonlySet<number> = new Set([40613, 4060, 40501]);
 
 const apply = (t: Targets, r: FaultRequest): FaultAnswer => {
   if ('clear' in r) {
@@ -49,14 +51,15 @@ const apply = (t: Targets, r: FaultRequest): FaultAnswer => {
   const untilMs = Date.now() + r.seconds * 1000;
   const endsAt = new Date(untilMs).toISOString();
   if (r.service === 'sql') {
-    // Logins too, as during an Azure SQL failover: a connection opened in the window fails at login
-    // (what clients and pools expect), not in the driver's session setup batch that follows it.
+    // An unavailable or busy database refuses logins too, as during an Azure SQL failover: a connection
+    // opened in the window fails at login (what pools expect), not in the session setup batch after it.
+    // A statement-level error (a deadlock) leaves logins alone.
+    const logins = loginErrors.has(r.errorNumber);
     t.sql.failStatementsUntil(everyStatement, r.errorNumber, untilMs, r.share);
-    t.sql.failLoginsUntil(r.errorNumber, untilMs, r.share);
-    const what =
-      r.share >= 1
-        ? 'every login and statement fails'
-        : `${Math.round(r.share * 100)}% of logins and statements fail`;
+    if (logins) t.sql.failLoginsUntil(r.errorNumber, untilMs, r.share);
+    const every = logins ? 'every login and statement' : 'every statement';
+    const some = logins ? 'logins and statements' : 'statements';
+    const what = r.share >= 1 ? `${every} fails` : `${Math.round(r.share * 100)}% of ${some} fail`;
     return { set: `sql: ${what} with error ${r.errorNumber} for ${r.seconds} s`, endsAt };
   }
   t.identity.failUntil(untilMs, { status: r.status, body: 'fault injected by npm run fault' });
