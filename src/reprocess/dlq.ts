@@ -66,7 +66,9 @@ const toReplay = (m: ServiceBusReceivedMessage): AmqpAnnotatedMessage => {
   } = raw.applicationProperties ?? {};
   const previous = Number(kept[replayProperties.count] ?? 0);
   return {
-    body: raw.body,
+    // The decoded body with its section type: raw.body still wraps it in the AMQP section, and the
+    // receiver skips JSON parsing, so data sections come back as the bytes that were sent.
+    body: m.body,
     bodyType: raw.bodyType,
     ...(raw.header?.timeToLive !== undefined ? { header: { timeToLive: raw.header.timeToLive } } : {}),
     properties: raw.properties,

@@ -37,7 +37,8 @@ async function queueWithDeadLetters(letters: Letter[], window = windowMs): Promi
     letters.map((l) => ({
       messageId: l.id,
       subject: l.type,
-      body: { id: l.id },
+      // Bytes as the publisher sends structured events, and a JSON value as other senders do.
+      body: l.id === 'a2' ? Buffer.from(JSON.stringify({ id: l.id }), 'utf8') : { id: l.id },
       applicationProperties: { tenant: 't1' },
     })),
   );
@@ -99,11 +100,13 @@ describe('npm run reprocess -- dlq', () => {
   it('replays exactly the dead letters the filters select, keeping the MessageId and marking the replay', async () => {
     const queue = await queueWithDeadLetters(letters);
     await pastWindow();
+    const sentBodies = new Map(system.stack.serviceBus.deadLetters(queue).map((m) => [m.messageId, m.body]));
     const summary = await run(queue, { filter: { reason: 'ValidationFailed', type: orderPlacedType } });
     expect(summary.counts).toEqual({ replayed: 2 });
     const queued = system.stack.serviceBus.messages(queue);
     expect(ids(queued)).toEqual(['a1', 'a2']);
     for (const m of queued) {
+      expect(m.body).toEqual(sentBodies.get(m.messageId));
       expect(m.applicationProperties).toMatchObject({
         tenant: 't1',
         ReplayCount: 1,
