@@ -98,6 +98,13 @@ export type Config = Readonly<{
     /** Application Insights connection string; ingestion authenticates with the managed identity. @defaultValue undefined */
     applicationInsightsConnectionString: string | undefined;
   }>;
+  inbox: Readonly<{
+    /**
+     * Days a processed message id stays in dbo.Inbox; 0 keeps it forever. Must exceed the replay
+     * horizon, or a late replay applies twice. @defaultValue 30
+     */
+    retentionDays: number;
+  }>;
 }>;
 
 /** Every variable the worker reads: its meaning and default. The README's table mirrors this list. */
@@ -143,11 +150,12 @@ export const variables = {
   BATCH_FLUSH_MS: `how long a batch waits to fill, in ms (default ${defaults.batchFlushMs})`,
   SHUTDOWN_GRACE_MS: `time in-flight messages get to finish on shutdown, in ms (default ${defaults.shutdownGraceMs})`,
   LOG_LEVEL: 'fatal, error, warn, info (default), debug or trace',
-  HTTP_PORT: 'port of /healthz, /readyz and /metrics (default 8080; 0 = any free port)',
+  HTTP_PORT: `port of /healthz, /readyz and /metrics (default ${defaults.httpPort}; 0 = any free port)`,
   OTEL_EXPORTER_OTLP_ENDPOINT:
     'OTLP/HTTP collector base URL for traces, e.g. http://localhost:4318 (default: off)',
   APPLICATIONINSIGHTS_CONNECTION_STRING:
     'Application Insights connection string for traces, sent with the managed identity (default: off)',
+  INBOX_RETENTION_DAYS: `days a processed message id stays in dbo.Inbox, 0 = forever (default ${defaults.inboxRetentionDays}); must exceed the replay horizon`,
 } as const;
 
 export type VariableName = keyof typeof variables;
@@ -251,7 +259,7 @@ const schema = z.object({
   BATCH_FLUSH_MS: int(defaults.batchFlushMs, 0, 60_000),
   SHUTDOWN_GRACE_MS: int(defaults.shutdownGraceMs, 0),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
-  HTTP_PORT: int(8080, 0, 65_535),
+  HTTP_PORT: int(defaults.httpPort, 0, 65_535),
   OTEL_EXPORTER_OTLP_ENDPOINT: optional.refine(
     (v) => v === undefined || /^https?:\/\/[^/\s]+/.test(v),
     'expected http(s)://HOST:PORT',
@@ -260,6 +268,7 @@ const schema = z.object({
     (v) => v === undefined || /(^|;)\s*InstrumentationKey=[0-9a-f-]{36}\s*(;|$)/i.test(v),
     'expected InstrumentationKey=GUID;IngestionEndpoint=https://…',
   ),
+  INBOX_RETENTION_DAYS: int(defaults.inboxRetentionDays, 0, 36_500),
 });
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -439,6 +448,7 @@ export function loadConfig(env: Env): Config {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING,
     },
+    inbox: { retentionDays: e.INBOX_RETENTION_DAYS },
   };
   return deepFreeze(config);
 }

@@ -42,6 +42,10 @@ export const defaults = {
   maxDeliveryCount: 10,
   batchMaxSize: 100,
   batchFlushMs: 5,
+  /** Port of /healthz, /readyz and /metrics. */
+  httpPort: 8080,
+  /** Days a processed message id stays in dbo.Inbox (0 = forever); must exceed the replay horizon. */
+  inboxRetentionDays: 30,
   /** Time in-flight messages get to finish on shutdown. */
   shutdownGraceMs: 25_000,
 } as const;

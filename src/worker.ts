@@ -16,6 +16,7 @@ import { createSecretStore } from './keyvault/secret-store.ts';
 import { createCloser, createStateMachine } from './lifecycle.ts';
 import { createBatcher } from './pipeline/batcher.ts';
 import type { CloudEvent } from './pipeline/cloud-event.ts';
+import { createInboxRetention } from './pipeline/inbox-retention.ts';
 import { createSqlWriter } from './pipeline/sql-writer.ts';
 import { RetryError } from './retry/errors.ts';
 import { startRetryTier } from './retry/retry-tier.ts';
@@ -167,6 +168,14 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       if (s.idle === 0 && s.open >= config.sql.poolMax) return;
       await pool.query('SELECT 1 AS ok');
     });
+
+    const retention = createInboxRetention({
+      db: pool,
+      retentionDays: config.inbox.retentionDays,
+      log: logger.child({ component: 'inbox-retention' }),
+    });
+    retention.start();
+    closer.add('inbox retention', () => retention.close());
 
     const writer = createSqlWriter({
       db: pool,

@@ -6,7 +6,7 @@ import type { EventSchemas } from '../handlers/registry.ts';
 import { createCloser } from '../lifecycle.ts';
 import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
-import type { ServiceBusEntity } from '../servicebus/entity.ts';
+import { entityPath, type ServiceBusEntity } from '../servicebus/entity.ts';
 import { createReconciler, type Reconciler } from './reconciler.ts';
 import { checkEvictionPolicy, createRedisConnections, type RedisAuth } from './redis.ts';
 import { createRetryPolicy, type RetryPolicy } from './retry-policy.ts';
@@ -32,10 +32,6 @@ export type RetryTier = {
   /** Retry worker first (drains its jobs), then the reconciler, the queue, every Redis connection. */
   close(): Promise<{ name: string; error: unknown }[]>;
 };
-
-/** The entity path as Service Bus names it, for job data and logs. */
-export const entityPath = (entity: ServiceBusEntity): string =>
-  'queue' in entity ? entity.queue : `${entity.topic}/Subscriptions/${entity.subscription}`;
 
 /**
  * The retry tier: Redis connections, the queue the policy adds jobs to, the retry worker and the

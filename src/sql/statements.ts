@@ -12,7 +12,12 @@ export type StatementName =
   | 'insert-order-lines'
   | 'update-orders-status'
   | 'insert-orders-status'
-  | 'select-permissions';
+  | 'select-permissions'
+  | 'select-inbox-page'
+  | 'count-inbox'
+  | 'take-lease'
+  | 'release-lease'
+  | 'delete-inbox-expired';
 
 const cache = new Map<StatementName, string>();
 

@@ -91,11 +91,12 @@ describe('the image the Dockerfile describes', () => {
       'dist/scripts/migrate.js',
       'dist/scripts/doctor.js',
       'dist/scripts/publish.js',
+      'dist/scripts/reprocess.js',
     ])
       expect(files).toContain(f);
     expect(files.filter((f) => f.endsWith('.sql')).length).toBeGreaterThan(5);
     expect(files.filter((f) => /(^|\/)(test|\.local|stand-ins)\//.test(f) || f.endsWith('.ts'))).toEqual([]);
-    expect(files.filter((f) => /local-stack|stack\.js|start\.js|bench\.js/.test(f))).toEqual([]);
+    expect(files.filter((f) => /local-stack|stack\.js|start\.js|bench\.js|fault\.js/.test(f))).toEqual([]);
   });
 
   it('has production dependencies only: no package the lockfile marks as needed for development alone', () => {
@@ -126,6 +127,7 @@ describe('the image the Dockerfile describes', () => {
     ['doctor', ['dist/scripts/doctor.js', 'worker']],
     ['publish', ['dist/scripts/publish.js', '--count', '1']],
     ['sql', ['dist/scripts/sql.js', 'SELECT 1']],
+    ['reprocess', ['dist/scripts/reprocess.js', 'dlq', '--dry-run']],
   ])('starts %s from the image and stops it with exit 78 naming the missing variable', (_name, args) => {
     const { status, stderr, stdout } = start(args);
     const output = `${stdout}${stderr}`;

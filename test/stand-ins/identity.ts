@@ -69,6 +69,8 @@ export type IdentityStandIn = Authority & {
   onTokenIssued(listener: (issued: IssuedToken) => void): () => void;
   /** The next `count` token requests fail with `fault`. */
   failNext(count: number, fault: IdentityFault): void;
+  /** Every token request fails with `fault` until `untilMs` (epoch ms); a later call replaces it. */
+  failUntil(untilMs: number, fault: IdentityFault): void;
   /** Delay before every answer. */
   setLatency(ms: number): void;
   /** Stop listening (connections are refused) until `up()`. The port is kept. */
@@ -126,6 +128,7 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
   const roles: RoleAssignment[] = [];
   const requests: TokenRequest[] = [];
   const faults: IdentityFault[] = [];
+  let outage: { untilMs: number; fault: IdentityFault } | undefined;
   let latencyMs = 0;
   let systemAssigned: UserAssignedIdentity | undefined;
 
@@ -172,7 +175,8 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
     const record = (status: number): void => {
       requests.push({ resource, clientId, at: Date.now(), status });
     };
-    const fault = faults.shift();
+    if (outage && Date.now() >= outage.untilMs) outage = undefined;
+    const fault = faults.shift() ?? outage?.fault;
     if (fault) {
       record(fault.status);
       const headers: Record<string, string> = fault.retryAfterSec
@@ -291,6 +295,9 @@ export async function startIdentityStandIn(options: IdentityStandInOptions = {})
     },
     failNext(count, fault) {
       for (let i = 0; i < count; i++) faults.push(fault);
+    },
+    failUntil(untilMs, fault) {
+      outage = { untilMs, fault };
     },
     setLatency(ms) {
       latencyMs = ms;

@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createLocalCa } from './ca.ts';
+import { type FaultControlAddress, startFaultControl } from './fault-control.ts';
 import { type IdentityStandIn, startIdentityStandIn } from './identity.ts';
 import { type KeyVaultStandIn, startKeyVaultStandIn } from './keyvault.ts';
 import { ensureLocalRedis, type LocalRedis, RedisUnavailableError } from './redis.ts';
@@ -25,6 +26,8 @@ export type StackFile = {
   keyVault: { url: string; secrets: string[] };
   sql: { server: string; port: number; database: string };
   redisUrl?: string;
+  /** Where `npm run fault` asks the stack to misbehave (loopback, bearer token). */
+  control: FaultControlAddress;
 };
 
 export type LocalStack = {
@@ -137,6 +140,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
   }
 
+  const control = await startFaultControl({ sql: sql.faults, serviceBus, identity });
+
   const dir = options.dir ? resolve(options.dir) : undefined;
   const caCertPath = dir ? join(dir, 'ca.pem') : '';
   const describe = (who: keyof typeof ids): StackIdentity => ({
@@ -168,6 +173,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     keyVault: { url: keyVault.url, secrets: ['sample-secret'] },
     sql: { server: sql.server, port: sql.port, database },
     ...(redis ? { redisUrl: redis.url } : {}),
+    control: { url: control.url, token: control.token },
   };
 
   const env = (who: keyof StackFile['identities'] = 'worker'): Record<string, string> => ({
@@ -189,7 +195,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (dir) {
     await mkdir(dir, { recursive: true });
     await writeFile(caCertPath, ca.certPem);
-    await writeFile(join(dir, 'stack.json'), `${JSON.stringify(file, null, 2)}\n`);
+    // Owner-only: the file carries the control channel's token.
+    await writeFile(join(dir, 'stack.json'), `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
     const lines = Object.entries(env('worker')).map(([k, v]) => `${k}=${v}`);
     await writeFile(
       join(dir, 'stack.env'),
@@ -211,6 +218,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       closing ??= (async () => {
         // Reverse order of start; a failing step does not keep the others from closing.
         const steps = [
+          () => control.close(),
           () => redis?.close(),
           () => sql.close(),
           () => sqlEngine.close(),

@@ -59,6 +59,47 @@ export const niladic = (ctx: TranslateContext, upper: string): string | undefine
   }
 };
 
+/**
+ * DATEADD's dateparts and abbreviations, as PostgreSQL intervals. Month arithmetic clamps to the
+ * month's last day in both (DATEADD(month, 1, '2024-01-31') is 2024-02-29). Nanoseconds are below
+ * PostgreSQL's precision, so they are refused.
+ */
+const DATEADD_UNITS: Readonly<Record<string, string>> = {
+  YEAR: '1 year',
+  YY: '1 year',
+  YYYY: '1 year',
+  QUARTER: '3 months',
+  QQ: '3 months',
+  Q: '3 months',
+  MONTH: '1 month',
+  MM: '1 month',
+  M: '1 month',
+  DAYOFYEAR: '1 day',
+  DY: '1 day',
+  Y: '1 day',
+  DAY: '1 day',
+  DD: '1 day',
+  D: '1 day',
+  WEEK: '7 days',
+  WK: '7 days',
+  WW: '7 days',
+  WEEKDAY: '1 day',
+  DW: '1 day',
+  W: '1 day',
+  HOUR: '1 hour',
+  HH: '1 hour',
+  MINUTE: '1 minute',
+  MI: '1 minute',
+  N: '1 minute',
+  SECOND: '1 second',
+  SS: '1 second',
+  S: '1 second',
+  MILLISECOND: '1 millisecond',
+  MS: '1 millisecond',
+  MICROSECOND: '1 microsecond',
+  MCS: '1 microsecond',
+};
+
 const notBuiltIn = (name: string): SqlServerError =>
   new SqlServerError({
     number: 195,
@@ -166,10 +207,27 @@ export const translateFunction = (
     }
     case 'HAS_PERMS_BY_NAME':
       return { sql: hasPermsByName(ctx, tokens, splitCommas(tokens, open + 1, close)), next };
+    case 'DATEADD': {
+      const parts = splitCommas(tokens, open + 1, close);
+      if (parts.length !== 3) throw syntaxError('DATEADD');
+      const [unitAt] = parts[0] as [number, number];
+      const unitToken = tokens[unitAt];
+      const unit =
+        unitToken?.kind === 'word' && parts[0]?.[1] === unitAt + 1
+          ? DATEADD_UNITS[unitToken.upper]
+          : undefined;
+      if (!unit) throw notSupported(`DATEADD with the datepart ${unitToken?.text ?? ''}`);
+      const [numberFrom, numberTo] = parts[1] as [number, number];
+      const [dateFrom, dateTo] = parts[2] as [number, number];
+      // SQL Server truncates a fractional number toward zero and keeps the type of the date.
+      return {
+        sql: `(${emit(dateFrom, dateTo)} + trunc((${emit(numberFrom, numberTo)})::numeric)::integer * interval '${unit}')`,
+        next,
+      };
+    }
     case 'CONVERT':
     case 'TRY_CAST':
     case 'TRY_CONVERT':
-    case 'DATEADD':
     case 'DATEDIFF':
     case 'DATEPART':
     case 'DATENAME':

@@ -222,4 +222,24 @@ describe('SQL engine on PGlite', () => {
     );
     expect(n).toBe(2);
   });
+
+  it('adds dateparts with DATEADD as SQL Server does: month ends clamp, fractions truncate, negatives subtract', async () => {
+    const r = await admin.execute(
+      `SELECT DATEADD(month, 1, CAST('2024-01-31T10:00:00' AS DATETIME2(7))) AS a,
+        DATEADD(day, 0 - @days, CAST('2024-03-01T00:00:00' AS DATETIME2(7))) AS b,
+        DATEADD(ms, 1500.9, CAST('2024-03-01T00:00:00' AS DATETIME2(7))) AS c,
+        DATEADD(qq, 1, CAST('2024-11-30T00:00:00' AS DATETIME2(7))) AS d`,
+      [{ name: '@days', declaredType: 'int', value: 1 }],
+    );
+    const [row] = rows(r) as [Date, Date, Date, Date][];
+    expect(row?.map((d) => new Date(d).toISOString())).toEqual([
+      '2024-02-29T10:00:00.000Z',
+      '2024-02-29T00:00:00.000Z',
+      '2024-03-01T00:00:01.500Z',
+      '2025-02-28T00:00:00.000Z',
+    ]);
+    expect(await failure(admin.execute('SELECT DATEADD(nanosecond, 1, SYSUTCDATETIME())'))).toMatchObject({
+      message: expect.stringContaining('DATEADD with the datepart nanosecond'),
+    });
+  });
 });
