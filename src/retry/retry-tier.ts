@@ -7,6 +7,7 @@ import { createCloser } from '../lifecycle.ts';
 import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
 import { entityPath, type ServiceBusEntity } from '../servicebus/entity.ts';
+import { cloudEventReceiverOptions } from '../servicebus/envelope.ts';
 import { createReconciler, type Reconciler } from './reconciler.ts';
 import { checkEvictionPolicy, createRedisConnections, type RedisAuth } from './redis.ts';
 import { createRetryPolicy, type RetryPolicy } from './retry-policy.ts';
@@ -63,9 +64,10 @@ export async function startRetryTier(options: RetryTierOptions): Promise<RetryTi
     const queue = createRetryQueue({ connection: commands, logger });
     closer.add('retry queue', () => queue.close());
 
+    // As the consumer receives: a binary event's AMQP timestamp stays a Date, its body raw bytes.
     const receiverOptions: ServiceBusReceiverOptions = {
       receiveMode: 'peekLock',
-      skipParsingBodyAsJson: true,
+      ...cloudEventReceiverOptions,
     };
     const createReceiver = () =>
       'queue' in options.entity

@@ -111,7 +111,8 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
       counts.gone++;
       return;
     }
-    const parsed = parseCloudEvent(message, options.schemas);
+    // A deferred message was parsed once before it was deferred; its timestamps now come as numbers.
+    const parsed = parseCloudEvent(message, options.schemas, { timestampsAsEpochMs: true });
     const outcome: Outcome = parsed.ok
       ? await options.policy.run(() => options.write(parsed.event), message, log)
       : { kind: 'deadLetter', reason: parsed.reason, description: parsed.description };

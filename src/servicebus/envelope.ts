@@ -141,10 +141,29 @@ function structuredAttributes(message: ReceivedMessageLike): Step<{ raw: Record<
  * Attributes of the other mapped types (boolean, long, binary) are extensions the worker does not
  * store; the String and URI attributes it stores must be AMQP strings.
  */
-const canonicalTimestamp = (value: unknown): unknown =>
-  value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : value;
+const canonicalTimestamp = (value: unknown, options: ParseOptions): unknown => {
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+  if (options.timestampsAsEpochMs && typeof value === 'number' && Number.isFinite(value)) {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? value : date.toISOString();
+  }
+  return value;
+};
 
-function binaryAttributes(message: ReceivedMessageLike): Step<{ raw: Record<string, unknown> }> {
+/** How the receiving SDK call handed the message over. */
+export type ParseOptions = {
+  /**
+   * The SDK turned AMQP timestamps into epoch milliseconds: `receiveDeferredMessages` does so
+   * whatever `skipConvertingDate` says (@azure/service-bus 7.9.5). Only for messages that passed
+   * this parser once before they were deferred. @defaultValue false
+   */
+  timestampsAsEpochMs?: boolean;
+};
+
+function binaryAttributes(
+  message: ReceivedMessageLike,
+  options: ParseOptions,
+): Step<{ raw: Record<string, unknown> }> {
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(message.applicationProperties ?? {})) {
     const prefix = key.startsWith(attributePrefix)
@@ -154,7 +173,7 @@ function binaryAttributes(message: ReceivedMessageLike): Step<{ raw: Record<stri
         : '';
     if (!prefix) continue;
     const name = key.slice(prefix.length);
-    raw[name] = name === 'time' ? canonicalTimestamp(value) : value;
+    raw[name] = name === 'time' ? canonicalTimestamp(value, options) : value;
   }
   if (Object.keys(raw).length === 0) {
     return fail(
@@ -199,11 +218,16 @@ function structuredData(raw: Record<string, unknown>): Step<unknown> {
  * run from the outside in (JSON, envelope, MessageId, type, data) and the first failure wins, so
  * the description names exactly one layer.
  */
-export function parseCloudEvent(message: ReceivedMessageLike, schemas: EventSchemas): ParseResult {
+export function parseCloudEvent(
+  message: ReceivedMessageLike,
+  schemas: EventSchemas,
+  options: ParseOptions = {},
+): ParseResult {
   const mode: ContentMode = mediaType(message.contentType)?.startsWith('application/cloudevents')
     ? 'structured'
     : 'binary';
-  const extracted = mode === 'structured' ? structuredAttributes(message) : binaryAttributes(message);
+  const extracted =
+    mode === 'structured' ? structuredAttributes(message) : binaryAttributes(message, options);
   if (!extracted.ok) return extracted;
   const { raw } = extracted.value;
 

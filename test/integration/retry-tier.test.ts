@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { ServiceBusClient } from '@azure/service-bus';
 import { type Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
+import { exampleOrderPlaced } from '../../src/handlers/orders/schema-examples.ts';
 import { retryJobId, retryQueueName, retryQueuePrefix } from '../../src/retry/job.ts';
 import { createRetryQueue } from '../../src/retry/retry-queue.ts';
 import {
@@ -81,6 +84,31 @@ describe('the retry tier', () => {
     const ids = await publishOrders(publisher, s.queue, 1);
     await expectAllAppliedOnce(s, ids);
     expect(s.worker.consumer.stats().deferred).toBe(1);
+  });
+
+  it('retries a binary-mode event whose time is an AMQP timestamp, as a foreign publisher sends it', async () => {
+    const s = await setup();
+    // The first write and both immediate retries fail: the delayed attempt receives the message again.
+    failInbox(3);
+    const id = `ev-${randomUUID()}`;
+    const sender = publisher.createSender(s.queue);
+    await sender.sendMessages({
+      messageId: id,
+      body: exampleOrderPlaced(7),
+      contentType: 'application/json',
+      applicationProperties: {
+        'cloudEvents:specversion': '1.0',
+        'cloudEvents:id': id,
+        'cloudEvents:source': '/tests/foreign',
+        'cloudEvents:type': orderPlacedType,
+        'cloudEvents:time': new Date('2026-11-30T12:00:00Z'),
+      },
+    });
+    await sender.close();
+    await expect.poll(() => s.worker.consumer.stats().deferred, poll).toBe(1);
+    await expect.poll(() => counts(s.queue), poll).toMatchObject({ active: 0, locked: 0, deferred: 0 });
+    expect(system.stack.serviceBus.deadLetters(s.queue)).toEqual([]);
+    await expectAllAppliedOnce(s, [id]);
   });
 
   it('dead-letters at once a message whose retry meets a permanent error', async () => {

@@ -169,6 +169,14 @@ describe('parseCloudEvent, binary mode', () => {
     }
   });
 
+  it('reads an epoch number as the timestamp it was when the SDK converted it (receiveDeferredMessages)', () => {
+    const at = Date.parse('2025-03-01T10:15:00Z');
+    const parsed = parseCloudEvent(binary({ 'cloudEvents:time': at }, event.data), schemas, {
+      timestampsAsEpochMs: true,
+    });
+    expect(parsed).toMatchObject({ ok: true, event: { time: '2025-03-01T10:15:00.000Z' } });
+  });
+
   it('accepts extension attributes of every AMQP type the binding maps', () => {
     const extensions = {
       'cloudEvents:flag': false,
