@@ -5,7 +5,7 @@ import type { Config } from './config.ts';
 import { orderHandlers } from './handlers/orders/handlers.ts';
 import { toEventSchemas } from './handlers/registry.ts';
 import { type Metrics, metricNames } from './http/metrics.ts';
-import { consumerMetrics, tokenMetrics, writerMetrics } from './http/pipeline-metrics.ts';
+import { consumerMetrics, retryMetrics, tokenMetrics, writerMetrics } from './http/pipeline-metrics.ts';
 import type { Readiness } from './http/readiness.ts';
 import { createCredential, describeRequestedIdentity, scopes } from './identity/credential.ts';
 import { describeIdentity, type IdentityDescription } from './identity/describe.ts';
@@ -172,7 +172,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     const retention = createInboxRetention({
       db: pool,
       retentionDays: config.inbox.retentionDays,
-      log: logger.child({ component: 'inbox-retention' }),
+      logger: logger.child({ component: 'inbox-retention' }),
     });
     retention.start();
     closer.add('inbox retention', () => retention.close());
@@ -227,7 +227,14 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       write,
       logger,
       drainGraceMs: config.shutdownGraceMs,
+      ...(metrics ? { observer: retryMetrics(metrics) } : {}),
     });
+    metrics?.gauge(metricNames.retryQueueDepth, 'Retry jobs waiting or delayed in the BullMQ queue.', {
+      collect: async (g) =>
+        g.set(await retry.queue.queue.getJobCountByTypes('waiting', 'delayed', 'prioritized')),
+    });
+    // Transient failures need Redis to become retries: without it they are abandoned and spend budget.
+    readiness?.add('redis', () => retry.ping());
     closer.add('retry tier', async () => {
       const failures = await retry.close();
       if (failures.length > 0)

@@ -18,6 +18,9 @@ export const metricNames = {
   lag: 'keyless_end_to_end_lag_seconds',
   tokenRefreshes: 'keyless_token_refreshes_total',
   tokenFailures: 'keyless_token_failures_total',
+  deferred: 'keyless_messages_deferred_total',
+  retried: 'keyless_messages_retried_total',
+  retryQueueDepth: 'keyless_retry_queue_depth',
 } as const;
 
 type InstrumentOptions<L extends string> = { labelNames?: readonly L[] };

@@ -1,6 +1,7 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { TokenObserver } from '../identity/observed-credential.ts';
 import type { SqlWriterObserver } from '../pipeline/sql-writer.ts';
+import type { RetryWorkerObserver } from '../retry/retry-worker.ts';
 import type { ConsumerObserver } from '../servicebus/consumer-options.ts';
 import { type Metrics, metricNames as n } from './metrics.ts';
 
@@ -10,6 +11,33 @@ const sqlBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 const sizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000];
 
 const enqueuedAt = (m: ServiceBusReceivedMessage): number | undefined => m.enqueuedTimeUtc?.getTime();
+
+const deferredCounter = (metrics: Metrics) =>
+  metrics.counter(n.deferred, 'Messages deferred in Service Bus while their BullMQ retry job waits.');
+
+/**
+ * The retry worker's instruments: each delayed attempt by result. A message it completes or
+ * dead-letters counts in the same totals as one the consumer settles.
+ */
+export function retryMetrics(metrics: Metrics): RetryWorkerObserver {
+  const retried = metrics.counter(n.retried, 'Delayed retry attempts the retry worker ran, by result.', {
+    labelNames: ['result'],
+  });
+  const completed = metrics.counter(n.completed, 'Messages completed after their effect was committed.');
+  const deadLettered = metrics.counter(n.deadLettered, 'Messages dead-lettered, by dead-letter reason.', {
+    labelNames: ['reason'],
+  });
+  const deferred = deferredCounter(metrics);
+  return {
+    settled(outcome) {
+      retried.inc({ result: outcome === 'gone' ? 'gone' : outcome.kind });
+      if (outcome === 'gone') return;
+      if (outcome.kind === 'complete') completed.inc();
+      else if (outcome.kind === 'deadLetter') deadLettered.inc({ reason: outcome.reason });
+      else if (outcome.kind === 'defer') deferred.inc();
+    },
+  };
+}
 
 /** The consumer's instruments: what happened to each message and to the receiver. */
 export function consumerMetrics(metrics: Metrics, now: () => number = Date.now): ConsumerObserver {
@@ -22,6 +50,7 @@ export function consumerMetrics(metrics: Metrics, now: () => number = Date.now):
     n.abandoned,
     'Messages abandoned back to Service Bus for redelivery (transient failure or shutdown).',
   );
+  const deferred = deferredCounter(metrics);
   const settleFailures = metrics.counter(
     n.settleFailures,
     'Settlements that failed; the message is redelivered when its lock expires. By outcome and Service Bus code.',
@@ -78,6 +107,7 @@ export function consumerMetrics(metrics: Metrics, now: () => number = Date.now):
       if (outcome.kind === 'complete') completed.inc();
       else if (outcome.kind === 'deadLetter') deadLettered.inc({ reason: outcome.reason });
       else if (outcome.kind === 'abandon') abandoned.inc();
+      else deferred.inc();
     },
     receiveError(source) {
       receiveErrors.inc({ source });

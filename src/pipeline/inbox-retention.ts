@@ -19,7 +19,7 @@ export type InboxRetentionOptions = {
   /** This replica's name in dbo.Leases. @defaultValue host name, pid and a random suffix */
   holder?: string;
   /** @defaultValue no logging */
-  log?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  logger?: Pick<Logger, 'info' | 'warn' | 'debug'>;
 };
 
 export type RetentionPass = { held: boolean; deleted: number };
@@ -40,7 +40,7 @@ const leaseName = 'inbox-retention';
  * from the inbox no longer guards against a redelivery: retention must exceed the replay horizon.
  */
 export function createInboxRetention(options: InboxRetentionOptions): InboxRetention {
-  const { db, log } = options;
+  const { db, logger: log } = options;
   const batch = options.batchSize ?? 500;
   const leaseMs = options.leaseMs ?? 60_000;
   const holder = options.holder ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;

@@ -12,7 +12,7 @@ import { createReconciler, type Reconciler } from './reconciler.ts';
 import { checkEvictionPolicy, createRedisConnections, type RedisAuth } from './redis.ts';
 import { createRetryPolicy, type RetryPolicy } from './retry-policy.ts';
 import { createRetryQueue, type RetryQueue } from './retry-queue.ts';
-import { createRetryWorker, type RetryWorker } from './retry-worker.ts';
+import { createRetryWorker, type RetryWorker, type RetryWorkerObserver } from './retry-worker.ts';
 
 export type RetryTierOptions = {
   redis: { url: string; auth: RedisAuth };
@@ -23,6 +23,8 @@ export type RetryTierOptions = {
   write: (event: CloudEvent) => Promise<Outcome>;
   logger: Logger;
   drainGraceMs: number;
+  /** @defaultValue none */
+  observer?: RetryWorkerObserver;
 };
 
 export type RetryTier = {
@@ -30,6 +32,8 @@ export type RetryTier = {
   queue: RetryQueue;
   worker: RetryWorker;
   reconciler: Reconciler;
+  /** Answers when Redis does (readiness): without it transient failures are abandoned, not retried. */
+  ping(): Promise<void>;
   /** Retry worker first (drains its jobs), then the reconciler, the queue, every Redis connection. */
   close(): Promise<{ name: string; error: unknown }[]>;
 };
@@ -108,10 +112,20 @@ export async function startRetryTier(options: RetryTierOptions): Promise<RetryTi
       logger: options.logger.child({ component: 'retry-worker' }),
       concurrency: options.retry.concurrency,
       drainGraceMs: options.drainGraceMs,
+      ...(options.observer ? { observer: options.observer } : {}),
     });
     closer.add('retry worker', () => worker.close());
     await worker.start();
-    return { policy, queue, worker, reconciler, close: () => closer.closeAll() };
+    return {
+      policy,
+      queue,
+      worker,
+      reconciler,
+      ping: async () => {
+        await commands.ping();
+      },
+      close: () => closer.closeAll(),
+    };
   } catch (error: unknown) {
     await closer.closeAll();
     throw error;

@@ -43,7 +43,11 @@ export type RetryWorkerOptions = {
   drainGraceMs: number;
   /** @defaultValue 10000 */
   settleTimeoutMs?: number;
+  /** Told each attempt's settled outcome (`gone`: the message was already settled), for metrics. @defaultValue none */
+  observer?: RetryWorkerObserver;
 };
+
+export type RetryWorkerObserver = { settled(outcome: Outcome | 'gone'): void };
 
 export type RetryWorker = {
   start(): Promise<void>;
@@ -109,6 +113,7 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
     const message = await receive(data, log);
     if (!message) {
       counts.gone++;
+      options.observer?.settled('gone');
       return;
     }
     // A deferred message was parsed once before it was deferred; its timestamps now come as numbers.
@@ -124,6 +129,7 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
       options.settleTimeoutMs ?? defaults.settleTimeoutMs,
     );
     if (!report.settled) return;
+    options.observer?.settled(outcome);
     if (outcome.kind === 'complete') counts.completed++;
     else if (outcome.kind === 'deadLetter') {
       counts.deadLettered++;

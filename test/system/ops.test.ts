@@ -8,11 +8,14 @@ import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { brokenMessage, sampleEvent } from '../../src/servicebus/sample-messages.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { spawnWorkerProcess, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
+import { type RedisServer, startRedisServer } from '../stand-ins/redis-server.ts';
 
 // The ops endpoints as the platform calls them, on a worker process running against the stand-ins.
 let system: SystemStack;
 let worker: WorkerProcess;
 let base: string;
+// The running worker's own Redis, so that a test can kill it without touching anyone else's.
+let redis: RedisServer;
 
 const get = async (path: string, init?: RequestInit) => {
   const res = await fetch(`${base}${path}`, init);
@@ -47,6 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
+  await redis?.close();
   await system?.close();
 });
 
@@ -76,7 +80,16 @@ describe('a worker that is starting', () => {
 
 describe('the ops endpoints of a running worker', () => {
   beforeAll(async () => {
-    worker = await startWorkerProcess({ ...system.stack.env('worker'), SHUTDOWN_GRACE_MS: '20000' });
+    redis = await startRedisServer();
+    worker = await startWorkerProcess({
+      ...system.stack.env('worker'),
+      REDIS_URL: redis.url,
+      SHUTDOWN_GRACE_MS: '20000',
+      // Short delayed retries, so that a retry shows in the metrics within the test.
+      RETRY_IMMEDIATE_ATTEMPTS: '0',
+      RETRY_BASE_DELAY_MS: '200',
+      RETRY_MAX_DELAY_MS: '1000',
+    });
     base = `http://127.0.0.1:${worker.httpPort()}`;
   }, 60_000);
 
@@ -96,7 +109,7 @@ describe('the ops endpoints of a running worker', () => {
     await expect.poll(async () => (await readyz()).status, { timeout: 10_000, interval: 100 }).toBe(200);
     const r = await readyz();
     expect(r, JSON.stringify(r.checks)).toMatchObject({ status: 200, ready: true });
-    expect(r.checks).toEqual({ worker: 'ok', identity: 'ok', sql: 'ok', servicebus: 'ok' });
+    expect(r.checks).toEqual({ worker: 'ok', identity: 'ok', sql: 'ok', redis: 'ok', servicebus: 'ok' });
   });
 
   it('answers an unknown path 404 and a POST 405', async () => {
@@ -126,6 +139,9 @@ describe('the ops endpoints of a running worker', () => {
       [metricNames.lag]: 'histogram',
       [metricNames.tokenRefreshes]: 'counter',
       [metricNames.tokenFailures]: 'counter',
+      [metricNames.deferred]: 'counter',
+      [metricNames.retried]: 'counter',
+      [metricNames.retryQueueDepth]: 'gauge',
       process_cpu_user_seconds_total: 'counter',
       process_resident_memory_bytes: 'gauge',
       nodejs_eventloop_lag_seconds: 'gauge',
@@ -189,6 +205,39 @@ describe('the ops endpoints of a running worker', () => {
       lagCount: m.sum(`${metricNames.lag}_count`),
     });
     expect(status.completed).toBeGreaterThanOrEqual(40);
+  });
+
+  it('counts a transient failure as deferred, then as a retry that completed it', async () => {
+    const before = await scrape();
+    // The first write of the message fails (no immediate retries here): it is deferred with a job.
+    system.stack.sql.faults.failStatements(/dbo\.Inbox/, 40613, 1);
+    await publish(1);
+    await expect
+      .poll(async () => (await scrape()).sum(metricNames.completed) - before.sum(metricNames.completed), {
+        timeout: 30_000,
+        interval: 200,
+      })
+      .toBe(1);
+    const after = await scrape();
+    expect(after.sum(metricNames.deferred) - before.sum(metricNames.deferred)).toBe(1);
+    expect(
+      after.sum(metricNames.retried, { result: 'complete' }) -
+        before.sum(metricNames.retried, { result: 'complete' }),
+    ).toBe(1);
+    await expect
+      .poll(async () => (await scrape()).sum(metricNames.retryQueueDepth), { timeout: 10_000 })
+      .toBe(0);
+  });
+
+  it('is not ready while Redis is down, and ready again once it is back', async () => {
+    await redis.kill();
+    await expect.poll(async () => (await readyz()).status, { timeout: 20_000, interval: 250 }).toBe(503);
+    const down = await readyz();
+    expect(down.checks.redis).not.toBe('ok');
+    expect(down.checks.sql).toBe('ok');
+    await redis.restart();
+    await expect.poll(async () => (await readyz()).status, { timeout: 20_000, interval: 250 }).toBe(200);
+    expect((await get('/healthz')).status).toBe(200);
   });
 
   it('is not ready while SQL refuses logins, and ready again once it accepts them', async () => {
