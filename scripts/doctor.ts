@@ -8,6 +8,8 @@ import {
   loadServiceBusConfig,
   loadSqlConfig,
 } from '../src/config.ts';
+import { defaults } from '../src/defaults.ts';
+import { entraRedisAuth } from '../src/doctor/checks.ts';
 import { runDoctor } from '../src/doctor/run-doctor.ts';
 import { createCredential, describeRequestedIdentity } from '../src/identity/credential.ts';
 import { formatIdentity } from '../src/identity/describe.ts';
@@ -38,8 +40,11 @@ try {
     keyVault,
     sql: sql ? () => scriptSqlPool(env, 1).pool : undefined,
     sqlTarget: sql,
-    // Without auth until the retry tier's Entra connection (REDIS_AUTH) is configured.
-    redis: { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', auth: { kind: 'none' } },
+    // As the retry tier logs in: REDIS_AUTH=entra uses the object id and a Redis token.
+    redis: {
+      url: env.REDIS_URL ?? defaults.redisUrl,
+      auth: env.REDIS_AUTH === 'entra' ? await entraRedisAuth(credential) : { kind: 'none' },
+    },
   });
   const failed = verdicts.filter((v) => v.outcome === 'missing' || v.outcome === 'failed');
   if (values.json) {

@@ -2,6 +2,8 @@ import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { ServiceBusAdministrationClient, type ServiceBusClient } from '@azure/service-bus';
 import { Redis } from 'ioredis';
+import { describeIdentity } from '../identity/describe.ts';
+import { redisScope } from '../retry/redis.ts';
 import type { ServiceBusEntity } from '../servicebus/entity.ts';
 import { serviceBusCode } from '../servicebus/errors.ts';
 import type { SqlClient } from '../sql/client.ts';
@@ -128,6 +130,16 @@ export type RedisCheckOptions = {
   /** @defaultValue 5000 */
   timeoutMs?: number;
 };
+
+/**
+ * The retry tier's Entra login: user = the identity's object id (read from a Redis token), password
+ * = a token for https://redis.azure.com/.default from the same credential.
+ */
+export async function entraRedisAuth(credential: TokenCredential): Promise<RedisCheckOptions['auth']> {
+  const token = async () => (await credential.getToken(redisScope))?.token ?? '';
+  const username = describeIdentity(await token()).objectId ?? '';
+  return { kind: 'entra', username, password: token };
+}
 
 /** AUTH (with Entra) and PING: the least call the data access policy allows. */
 export async function tryRedis(options: RedisCheckOptions): Promise<TryResult> {

@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entraRedisAuth, tryRedis } from '../../src/doctor/checks.ts';
 import { createCredential } from '../../src/identity/credential.ts';
 import { retryQueuePrefix } from '../../src/retry/job.ts';
 import { createRedisConnections } from '../../src/retry/redis.ts';
@@ -18,7 +19,7 @@ let worker: UserAssignedIdentity;
 beforeAll(async () => {
   azure = await startLocalAzure();
   worker = azure.identity.addIdentity('keyless-worker-redis');
-  redis = await startEntraRedis({ authority: azure.identity });
+  redis = await startEntraRedis({ authority: azure.identity, accessPolicyAssignments: [worker.objectId] });
 });
 
 afterAll(async () => {
@@ -75,6 +76,19 @@ describe('Redis with Microsoft Entra authentication', () => {
     }
   });
 
+  it("lets the doctor's Redis row in as the retry tier logs in, and names a missing access", async () => {
+    const credential = createCredential({ clientId: worker.clientId });
+    expect(await tryRedis({ url: redis.url, auth: await entraRedisAuth(credential) })).toEqual({
+      outcome: 'ok',
+      detail: 'AUTH and PING answered',
+    });
+    const stranger = azure.identity.addIdentity('keyless-stranger-redis');
+    // Its token is valid, but it has no data access policy assignment: Redis has no user for it.
+    const auth = await entraRedisAuth(createCredential({ clientId: stranger.clientId }));
+    expect(auth).toMatchObject({ kind: 'entra', username: stranger.objectId });
+    expect((await tryRedis({ url: redis.url, auth })).outcome).toBe('missing');
+  });
+
   it('closes a connection that outlives its token without a new AUTH', async () => {
     const client = new Redis(redis.url, {
       username: worker.objectId,
@@ -99,6 +113,7 @@ describe('Redis with Microsoft Entra authentication', () => {
     azure.identity.setTokenLifetimeSec(2);
     // An identity of its own: the process-wide token cache holds the other one's 1-hour token.
     const worker = azure.identity.addIdentity('keyless-worker-redis-refresh');
+    redis.assignAccessPolicy(worker.objectId);
     const connections = createRedisConnections({
       url: redis.url,
       auth: {

@@ -13,6 +13,8 @@ export type EntraRedis = {
   /** Connections closed that way. */
   expiredConnections(): number;
   server: RedisServer;
+  /** Gives an identity (object id) a data access policy assignment: its tokens from now on log in. */
+  assignAccessPolicy(objectId: string): void;
   /** A connection that bypasses Entra (the stand-in's own ACL user), for tests to look inside. */
   admin: Redis;
   close(): Promise<void>;
@@ -22,10 +24,16 @@ export type EntraRedis = {
  * A real redis-server that accepts exactly the Entra tokens currently valid for Azure Redis, as
  * Azure Managed Redis does: one ACL user per object id, whose password set is the unexpired tokens
  * the identity stand-in signed for `https://redis.azure.com`. A token for another audience is
- * never added and an expired one is removed, so Redis itself refuses them. The default user is off,
- * and a connection that outlives its token without a new AUTH is closed.
+ * never added and an expired one is removed, so Redis itself refuses them. Only identities with a
+ * data access policy assignment (`accessPolicyAssignments`, object ids) get a user, as in Azure, where
+ * a valid token of any other identity is refused too. The default user is off, and a connection
+ * that outlives its token without a new AUTH is closed.
  */
-export async function startEntraRedis(options: { authority: IdentityStandIn }): Promise<EntraRedis> {
+export async function startEntraRedis(options: {
+  authority: IdentityStandIn;
+  accessPolicyAssignments: readonly string[];
+}): Promise<EntraRedis> {
+  const assigned = new Set(options.accessPolicyAssignments);
   const server = await startRedisServer();
   const adminPassword = randomBytes(24).toString('hex');
   const bootstrap = new Redis(server.url, { maxRetriesPerRequest: 1 });
@@ -37,7 +45,7 @@ export async function startEntraRedis(options: { authority: IdentityStandIn }): 
 
   const timers = new Set<NodeJS.Timeout>();
   const accept = (issued: IssuedToken): void => {
-    if (issued.audience.replace(/\/+$/, '') !== redisAudience) return;
+    if (issued.audience.replace(/\/+$/, '') !== redisAudience || !assigned.has(issued.objectId)) return;
     const user = issued.objectId;
     void admin
       .call('ACL', 'SETUSER', user, 'on', `>${issued.token}`, '~*', '&*', '+@all')
@@ -57,6 +65,7 @@ export async function startEntraRedis(options: { authority: IdentityStandIn }): 
 
   return {
     url: `redis://127.0.0.1:${proxy.port}`,
+    assignAccessPolicy: (objectId) => void assigned.add(objectId),
     expiredConnections: () => proxy.expiredConnections(),
     server,
     admin,

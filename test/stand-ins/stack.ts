@@ -131,7 +131,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (options.redis !== false) {
     try {
       if (options.redisAuth === 'entra') {
-        const entra = await startEntraRedis({ authority: identity });
+        // The worker runs the retry tier, the operator `reprocess retries`: both have an access policy.
+        const entra = await startEntraRedis({
+          authority: identity,
+          accessPolicyAssignments: [ids.worker.objectId, ids.operator.objectId],
+        });
         redis = { url: entra.url, startedHere: true, close: () => entra.close() };
       } else redis = await ensureLocalRedis({ port: options.redisPort ?? 6390 });
     } catch (error: unknown) {
