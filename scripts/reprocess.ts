@@ -2,7 +2,7 @@
 // (in Azure the configured managed identity or AZURE_CREDENTIAL=developer; locally the stack's operator).
 // Every sub-command takes --dry-run, --max N and --rate N/s, and prints a summary line; see the README.
 import { ServiceBusClient } from '@azure/service-bus';
-import { loadIdentityConfig, loadServiceBusConfig } from '../src/config.ts';
+import { loadIdentityConfig, loadServiceBusConfig, loadSqlConfig } from '../src/config.ts';
 import { defaults } from '../src/defaults.ts';
 import { orderHandlers } from '../src/handlers/orders/handlers.ts';
 import { createCredential, scopes } from '../src/identity/credential.ts';
@@ -58,6 +58,10 @@ const common = {
 };
 
 const serviceBusSettings = () => settingOrExit(() => loadServiceBusConfig(env));
+// Every setting the sub-command needs is checked before the first token: a missing one exits 78
+// naming it, instead of sending the identity library looking for an endpoint.
+if (command.what === 'inbox') settingOrExit(() => loadSqlConfig(env));
+else serviceBusSettings();
 const serviceBus = () => {
   const { fullyQualifiedNamespace, endpoint } = serviceBusSettings();
   return new ServiceBusClient(

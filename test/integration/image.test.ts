@@ -54,7 +54,14 @@ afterAll(() => {
 });
 
 const imageEnv = (): Record<string, string> => {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: tmpdir() };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: tmpdir(),
+    // A closed loopback port: a process that asked for a token before checking its settings fails
+    // here (and the test with it), never by reaching for the instance metadata address.
+    IDENTITY_ENDPOINT: 'http://127.0.0.1:9/msi/token',
+    IDENTITY_HEADER: 'image-test',
+  };
   for (const i of runtime.instructions.filter((x) => x.keyword === 'ENV')) {
     const [name, value] = i.line.split('=');
     if (name && value !== undefined) env[name.trim()] = value.trim();

@@ -47,6 +47,10 @@ const sources: Readonly<Record<string, readonly Source[]>> = {
   'dbo.Inbox.ProcessedAt': [server],
   // NVARCHAR(MAX) holds 2^30 - 1 units: more than a Service Bus message can carry.
   'dbo.Inbox.Payload': [{ from: 'not input', why: 'the whole event, bounded by the message size' }],
+  'dbo.Leases.Name': [{ from: 'not input', why: 'a lease name the worker fixes (inbox-retention)' }],
+  // host name (at most 64 on Linux) / pid / 8 hex digits: at most 81 units.
+  'dbo.Leases.Holder': [{ from: 'not input', why: 'the replica that holds the lease, at most 81 units' }],
+  'dbo.Leases.ExpiresAt': [server],
 };
 
 const validData: Readonly<Record<string, Record<string, unknown>>> = {
