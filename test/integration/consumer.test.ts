@@ -142,6 +142,23 @@ describe('consumer against the Service Bus stand-in', () => {
     expect(handled.size).toBe(600);
   }, 90_000);
 
+  it('handles what is published after the connection dropped, without waiting for a lock to expire', async () => {
+    const q = env.queue({ lockDurationMs: 30_000 });
+    const consumer = env.consumer({ entity: { queue: q }, concurrency: 16 });
+    await consumer.start();
+    await publish(q, 10);
+    await until(() => env.bus.completedMessageIds(q).length >= 10, 20_000, 'the first 10 completed');
+    env.bus.dropConnections();
+    const droppedAt = Date.now();
+    await publish(q, 10);
+    // Well inside the 30 s lock: a delivery to a link that died with the connection would wait for it.
+    await until(() => env.bus.completedMessageIds(q).length >= 20, 25_000, 'the 10 sent after the drop');
+    expect(Date.now() - droppedAt).toBeLessThan(25_000);
+    expect(new Set(env.bus.completedMessageIds(q)).size).toBe(20);
+    await answered(consumer);
+    await consumer.close();
+  }, 60_000);
+
   it('replaces a receiver that stopped receiving while messages wait', async () => {
     const q = env.queue();
     const consumer = env.consumer({

@@ -29,8 +29,8 @@ const refuse = (link: Sender | Receiver, error: unknown): void => {
   link.close({ condition, description });
 };
 
-/** One client connection: its `$cbs` grants, its reply links, its receive links. */
-export function serveConnection(connection: Connection, broker: BrokerContext): void {
+/** One client connection: its `$cbs` grants, its reply links, its receive links. Returns what forgets them all. */
+export function serveConnection(connection: Connection, broker: BrokerContext): () => void {
   const authorizations = new ConnectionAuthorizations(broker.authority, broker.host);
   const replyLinks = new Map<string, Sender>();
   const consumers = new Map<Sender, Consumer>();
@@ -145,4 +145,5 @@ export function serveConnection(connection: Connection, broker: BrokerContext): 
   connection.on('receiver_error', () => {});
   connection.on('session_error', () => {});
   connection.on('connection_error', () => {});
+  return forgetAll;
 }

@@ -85,7 +85,10 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions):
       receiver_options: { autoaccept: false },
       idle_time_out: 0,
     } as ConnectionOptions) as Connection & { accept(socket: Socket): void };
-    serveConnection(connection, broker);
+    const forget = serveConnection(connection, broker);
+    // rhea hears of a peer that went away ('end'), not of a socket closed here (dropConnections):
+    // its links must stop taking messages all the same, as a broker's do when a connection dies.
+    socket.on('close', forget);
     connection.accept(socket);
   });
   server.on('tlsClientError', () => {});
