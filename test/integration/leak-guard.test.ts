@@ -1,0 +1,118 @@
+import { getEventListeners } from 'node:events';
+import { promiseHooks } from 'node:v8';
+import type { ServiceBusSender } from '@azure/service-bus';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
+import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
+import { type Batcher, createBatcher } from '../../src/pipeline/batcher.ts';
+import type { Outcome } from '../../src/pipeline/outcome.ts';
+import type { Consumer } from '../../src/servicebus/consumer.ts';
+import { publishEvents } from '../../src/servicebus/publisher.ts';
+import { generatePublishItems } from '../../src/servicebus/sample-messages.ts';
+import { type ConsumerStandIns, startConsumerStandIns, until } from './consumer-stand-ins.ts';
+
+// Counting, not timing: whatever one message leaves behind shows up thousands of times over.
+const warmUp = 2_000;
+const measured = 18_000;
+
+let env: ConsumerStandIns;
+beforeAll(async () => {
+  env = await startConsumerStandIns();
+});
+afterEach(async () => {
+  await env.cleanup();
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+/** Promises created and not yet settled, process-wide (SDK, rhea and the worker's own). */
+let pendingPromises = 0;
+const stopCounting = promiseHooks.createHook({
+  init: () => {
+    pendingPromises++;
+  },
+  settled: () => {
+    pendingPromises--;
+  },
+});
+afterAll(() => stopCounting());
+
+const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+// One publisher connection for both rounds: each connection has heartbeat timers of its own.
+async function publish(sender: ServiceBusSender, count: number): Promise<void> {
+  const items = generatePublishItems({
+    count,
+    types: [orderPlacedType],
+    dataFor: (type, n) => exampleData.get(type)?.(n),
+    invalidShare: 0,
+    mode: 'structured',
+  });
+  const summary = await publishEvents(sender, items);
+  expect(summary).toMatchObject({ sent: count, failed: 0 });
+}
+
+describe('per-message residue', () => {
+  it('leaves listeners, timers, held messages and pending promises at their baseline after 20,000 messages', async () => {
+    const q = env.queue({ lockDurationMs: 30_000 });
+    let drainSignal: AbortSignal | undefined;
+    let written = 0;
+    const batcher: Batcher = createBatcher({
+      maxBatchSize: 100,
+      flushMs: 5,
+      write: async (events) => {
+        written += events.length;
+        return new Map<string, Outcome>(events.map((e) => [e.id, { kind: 'complete' }]));
+      },
+    });
+    const consumer: Consumer = env.consumer({
+      entity: { queue: q },
+      concurrency: 256,
+      // Lock renewal on, as in production: its per-message timers must go when a message is settled.
+      lockRenewalMaxMs: 300_000,
+      handle: (event, ctx) => {
+        drainSignal = ctx.signal;
+        return batcher.submit(event);
+      },
+    });
+
+    const drain = async (total: number) => {
+      await until(() => env.bus.completedMessageIds(q).length >= total, 120_000, `${total} completed`);
+      await until(() => consumer.stats().inFlight === 0, 10_000, 'every settlement answered');
+      // Let timers of the last settlements (SDK disposition timeouts, batch flush) run out or be cleared.
+      await new Promise((r) => setTimeout(r, 200));
+    };
+    const snapshot = () => ({
+      abortListeners: getEventListeners(drainSignal as AbortSignal, 'abort').length,
+      timers: timers(),
+      inFlight: consumer.stats().inFlight,
+      ...batcher.stats(),
+      pendingPromises,
+    });
+
+    const sender = env.client(env.publisher).createSender(q);
+    await publish(sender, warmUp);
+    await consumer.start();
+    await drain(warmUp);
+    const baseline = snapshot();
+
+    await publish(sender, measured);
+    await drain(warmUp + measured);
+    const after = snapshot();
+    console.info(
+      `leak guard: baseline ${JSON.stringify(baseline)}, after ${measured} more ${JSON.stringify(after)}`,
+    );
+
+    expect(written).toBe(warmUp + measured);
+    expect(consumer.stats()).toMatchObject({ received: warmUp + measured, completed: warmUp + measured });
+    expect(after.abortListeners).toBe(0);
+    expect(after).toMatchObject({ inFlight: 0, queued: 0, writing: 0, waitingForRoom: 0 });
+    expect(after.timers).toBeLessThanOrEqual(baseline.timers);
+    // A residue of one promise per message would be 18,000; connection-level work may differ by a few.
+    expect(after.pendingPromises - baseline.pendingPromises).toBeLessThan(50);
+    await sender.close();
+    await consumer.close();
+    await batcher.close();
+  }, 240_000);
+});
