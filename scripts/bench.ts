@@ -21,7 +21,7 @@ const sizes = args.tiny
   ? { small: 200, large: 400, naive: 20, naiveConcurrent: 60, lagSeconds: 1, sqlOnly: 200 }
   : args.quick
     ? { small: 2_000, large: 10_000, naive: 200, naiveConcurrent: 1_000, lagSeconds: 3, sqlOnly: 1_000 }
-    : { small: 5_000, large: 100_000, naive: 1_000, naiveConcurrent: 5_000, lagSeconds: 10, sqlOnly: 2_000 };
+    : { small: 5_000, large: 100_000, naive: 1_000, naiveConcurrent: 3_000, lagSeconds: 10, sqlOnly: 2_000 };
 
 const naive = { SERVICEBUS_CONCURRENCY: '1', BATCH_MAX_SIZE: '1' };
 const naiveConcurrent = { SERVICEBUS_CONCURRENCY: '32', BATCH_MAX_SIZE: '1' };
@@ -69,7 +69,7 @@ try {
     await runConfiguration(bench, {
       ...(configurations[1] as Configuration),
       name: 'profiled',
-      cpuProfileDir: profileDir,
+      nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
     });
   }
 

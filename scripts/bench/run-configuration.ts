@@ -15,8 +15,10 @@ export type Configuration = {
   env: Record<string, string>;
   /** Seconds of fixed offered load (half the measured rate) for the lag figures; 0 skips them. */
   lagSeconds: number;
-  /** A directory for `node --cpu-prof`, for the profile by package. */
-  cpuProfileDir?: string;
+  /** Extra node flags, e.g. `--cpu-prof` for the profile by package or `--trace-gc`. */
+  nodeFlags?: string[];
+  /** Told every line the program prints (diagnostics such as `--trace-gc`). */
+  onLine?: (line: string) => void;
 };
 
 export type RunResult = {
@@ -33,8 +35,7 @@ export type RunResult = {
 const programs = { worker: 'src/main.ts', floor: 'scripts/bench/floor-receiver.ts' } as const;
 
 function startProgram(c: Configuration, env: Record<string, string>): Promise<ChildProcess> {
-  const flags = c.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${c.cpuProfileDir}`] : [];
-  const child = spawn(process.execPath, [...flags, programs[c.program]], {
+  const child = spawn(process.execPath, [...(c.nodeFlags ?? []), programs[c.program]], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,6 +44,7 @@ function startProgram(c: Configuration, env: Record<string, string>): Promise<Ch
   return new Promise((resolve, reject) => {
     // Read every line, also after the start: a full pipe would stall the worker's logging.
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      c.onLine?.(line);
       if (output.length < 20_000) output += `${line}\n`;
       if (line.includes('"msg":"worker running"')) resolve(child);
     });
