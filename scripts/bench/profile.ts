@@ -9,6 +9,8 @@ export function packageOf(url: string, functionName: string): string {
   if (url === '')
     return functionName === '(idle)' ? '(idle)' : `(${functionName.replace(/[()]/g, '') || 'native'})`;
   if (url.startsWith('node:')) return 'node (built-in modules)';
+  // Node's TypeScript type stripping (amaro) runs as WebAssembly while modules load.
+  if (url.startsWith('wasm://')) return 'node (type stripping, wasm)';
   const modules = url.lastIndexOf('/node_modules/');
   if (modules >= 0) {
     const [first, second] = url.slice(modules + '/node_modules/'.length).split('/');

@@ -1,6 +1,7 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import type { EventSchemas } from '../handlers/registry.ts';
+import { lazyChild } from '../logger.ts';
 import type { HandleContext } from '../servicebus/consumer-options.ts';
 import { parseCloudEvent } from '../servicebus/envelope.ts';
 import type { CloudEvent } from './cloud-event.ts';
@@ -41,7 +42,7 @@ export function decide(
   }
   const { signal } = options;
   if (signal.aborted) return Promise.resolve({ outcome: shutdownAbandon(), stage: 'write' });
-  const eventLog = log.child({ eventType: parsed.event.type });
+  const eventLog = lazyChild(log, () => ({ eventType: parsed.event.type }));
   return new Promise<Decision>((resolve) => {
     const onAbort = () => resolve({ outcome: shutdownAbandon(), stage: 'write' });
     signal.addEventListener('abort', onAbort, { once: true });

@@ -1,6 +1,7 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import { createStateMachine } from '../lifecycle.ts';
+import { lazyChild } from '../logger.ts';
 import { type Decision, decide } from '../pipeline/decide.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
 import {
@@ -97,11 +98,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const onMessage = async (from: ConsumerReceiver, message: ServiceBusReceivedMessage): Promise<void> => {
     counts.received++;
     lastMessageAt = lastActivityAt = o.now();
-    const log = logger.child({
+    const log = lazyChild(logger, () => ({
       messageId: message.messageId === undefined ? undefined : String(message.messageId),
       sequenceNumber: message.sequenceNumber?.toString(),
       deliveryCount: message.deliveryCount,
-    });
+    }));
     const done = work(from, message, log);
     inFlight.add(done);
     try {
