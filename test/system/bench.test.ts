@@ -30,7 +30,7 @@ describe('npm run bench', () => {
       for (const f of measured) expect(f, `${name}: ${figures.join(', ')}`).toMatch(number);
     }
     const ratios = stdout.split('\n').filter((l) => /target [≤≥]/.test(l));
-    expect(ratios).toHaveLength(6);
+    expect(ratios).toHaveLength(8);
     for (const line of ratios) expect(line).toMatch(/\s\d+\.\d\d\s+target/);
     expect(stdout).toMatch(/batched \(100 per transaction\)\s+\d+ rows\/s\s+\d+\.\d ms per transaction/);
     expect(stdout).toMatch(/one transaction per message\s+\d+ rows\/s/);
