@@ -30,7 +30,7 @@ export type Config = Readonly<{
     entity: ServiceBusEntity;
     /** AMQP endpoint when it differs from the namespace's (local stand-in). @defaultValue undefined */
     endpoint: string | undefined;
-    /** Messages processed at once: the receiver's credit window. @defaultValue 32 */
+    /** Messages held at once: the receiver's credit window, wide enough to fill batches. @defaultValue 256 */
     concurrency: number;
     /** Upper bound of automatic lock renewal; covers the worst-case processing time. @defaultValue 300000 */
     lockRenewalMaxMs: number;

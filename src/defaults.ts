@@ -7,8 +7,11 @@ export const defaults = {
   identityStartupTimeoutMs: 60_000,
   /** How often Key Vault secrets are re-read to pick up a rotated version. */
   keyVaultRefreshMs: 300_000,
-  /** Messages processed at once: the receiver's credit window. */
-  serviceBusConcurrency: 32,
+  /**
+   * Messages held at once: the receiver's credit window. A message holds its credit until its batch
+   * commits, so the window must exceed BATCH_MAX_SIZE for batches to fill (README, Performance).
+   */
+  serviceBusConcurrency: 256,
   /** Upper bound of automatic lock renewal for one message. */
   lockRenewalMaxMs: 300_000,
   /** How long one settlement may take before it counts as failed (its lock then expires). */

@@ -61,3 +61,26 @@ export function createLogger(
     destination,
   );
 }
+
+const levels: ReadonlySet<string | symbol> = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
+const noop = () => {};
+
+/**
+ * A child logger made on its first enabled log call. A pino child serialises (and redacts) its
+ * bindings when it is made; one per message costs that on every message, although most messages
+ * log nothing at the configured level.
+ */
+export function lazyChild(parent: Logger, bindings: () => Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  const real = (): Logger => {
+    child ??= parent.child(bindings());
+    return child;
+  };
+  return new Proxy(parent, {
+    get(_, prop) {
+      if (child === undefined && levels.has(prop) && !parent.isLevelEnabled(prop as string)) return noop;
+      const value = Reflect.get(real(), prop);
+      return typeof value === 'function' ? value.bind(real()) : value;
+    },
+  });
+}

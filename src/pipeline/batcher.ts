@@ -22,7 +22,11 @@ export type Batcher = {
   flush(): Promise<void>;
   /** Stops taking events, writes what is queued and waits for writes in flight. Idempotent. */
   close(): Promise<void>;
+  /** What it holds now: events queued, batches being written, submitters waiting for room. */
+  stats(): BatcherStats;
 };
+
+export type BatcherStats = { queued: number; writing: number; waitingForRoom: number };
 
 type Pending = { event: CloudEvent; resolve: (o: Outcome) => void };
 
@@ -118,5 +122,6 @@ export const createBatcher = (options: BatcherOptions): Batcher => {
       closed = true;
       await flush();
     },
+    stats: () => ({ queued: queue.length, writing, waitingForRoom: roomWaiters.length }),
   };
 };

@@ -52,7 +52,7 @@ export type ConsumerOptions = {
   /** Decides a valid event's outcome; a throw counts as a transient failure (abandon). */
   handle: (event: CloudEvent, ctx: HandleContext) => Promise<Outcome>;
   logger: Logger;
-  /** Messages handled at once, which is also the credit window (messages held locked). @defaultValue 32 */
+  /** Messages handled at once, which is also the credit window (messages held locked). @defaultValue 256 */
   concurrency?: number;
   /** How long locks are renewed for one message; must cover the slowest handling. @defaultValue 300000 */
   lockRenewalMaxMs?: number;

@@ -42,20 +42,21 @@ export async function settle(
     outcome: outcome.kind,
     settled: false,
   };
-  let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
   try {
-    const call = Promise.resolve().then(() => settleCall(receiver, message, outcome));
     // The SDK's settle calls take no AbortSignal and retry for minutes on a dead connection; a bound
     // keeps one message from holding a credit slot and shutdown hostage. Its lock expires regardless.
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    // One promise settled by whichever comes first, so nothing stays pending per message.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
         timedOut = true;
         reject(new Error(`no settlement answer within ${timeoutMs} ms`));
       }, timeoutMs);
+      Promise.resolve()
+        .then(() => settleCall(receiver, message, outcome))
+        .then(resolve, reject)
+        .finally(() => clearTimeout(timer));
     });
-    call.catch(() => undefined);
-    await Promise.race([call, timeout]);
     report.settled = true;
   } catch (error: unknown) {
     report.errorCode = timedOut ? 'SettleTimeout' : serviceBusCode(error);
@@ -63,8 +64,6 @@ export async function settle(
       { stage: 'settle', outcome: outcome.kind, code: report.errorCode, err: error },
       `settling the message (${outcome.kind}) failed; Service Bus redelivers it when its lock expires`,
     );
-  } finally {
-    clearTimeout(timer);
   }
   return report;
 }

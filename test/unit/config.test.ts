@@ -93,7 +93,7 @@ describe('configuration from the environment', () => {
       clientId: undefined,
       startupTimeoutMs: 60_000,
     });
-    expect(config.serviceBus.concurrency).toBe(32);
+    expect(config.serviceBus.concurrency).toBe(256);
     expect(config.sql).toMatchObject({
       port: 1433,
       auth: { kind: 'token' },

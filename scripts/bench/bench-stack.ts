@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ManagedIdentityCredential } from '@azure/identity';
+import { ServiceBusClient } from '@azure/service-bus';
+import { migrate } from '../../src/sql/migrate.ts';
+import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
+import { type LocalStack, startLocalStack } from '../../test/stand-ins/stack.ts';
+import { trustCertificateAuthority } from '../../test/stand-ins/tls-trust.ts';
+
+/** The local stack in this process, migrated, with a publisher client and an operator SQL pool. */
+export type BenchStack = {
+  stack: LocalStack;
+  publisher: ServiceBusClient;
+  /** Operator connections: lag queries and the SQL-only comparison. */
+  pool: SqlPool;
+  /** A new queue the worker may receive from and the publisher may send to. */
+  newQueue(name: string): string;
+  close(): Promise<void>;
+};
+
+export async function startBenchStack(): Promise<BenchStack> {
+  // Its own directory: a bench must not take the place of a `npm run stack` others may use.
+  const dir = await mkdtemp(join(tmpdir(), 'keyless-bench-'));
+  const stack = await startLocalStack({ dir, redis: false });
+  // This process acts as the operator (lag queries) and the publisher, through the stack's endpoint.
+  process.env.IDENTITY_ENDPOINT = stack.file.identityEndpoint;
+  process.env.IDENTITY_HEADER = stack.file.identityHeader;
+  process.env.AZURE_CLIENT_ID = stack.file.identities.operator.clientId;
+  trustCertificateAuthority(readFileSync(stack.file.caCertPath, 'utf8'));
+  const namespaceId = stack.identity.resourceId('Microsoft.ServiceBus/namespaces', 'keyless-local');
+  stack.identity.assignRole(
+    stack.file.identities.publisher.objectId,
+    'Azure Service Bus Data Sender',
+    namespaceId,
+  );
+  const pool = createSqlPool({
+    server: stack.file.sql.server,
+    port: stack.file.sql.port,
+    database: stack.file.sql.database,
+    authentication: {
+      type: 'token-credential',
+      options: {
+        credential: new ManagedIdentityCredential({ clientId: stack.file.identities.operator.clientId }),
+      },
+    },
+    max: 4,
+  });
+  await migrate(pool);
+  const publisher = new ServiceBusClient(
+    stack.file.serviceBus.fullyQualifiedNamespace,
+    new ManagedIdentityCredential({ clientId: stack.file.identities.publisher.clientId }),
+  );
+  return {
+    stack,
+    publisher,
+    pool,
+    newQueue(name) {
+      stack.serviceBus.createQueue(name, { lockDurationMs: 30_000, maxDeliveryCount: 10 });
+      return name;
+    },
+    async close() {
+      await publisher.close().catch(() => undefined);
+      await pool.close().catch(() => undefined);
+      await stack.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { ServiceBusSender } from '@azure/service-bus';
+import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
+import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
+import { toServiceBusMessage } from '../../src/servicebus/envelope.ts';
+import { publishEvents } from '../../src/servicebus/publisher.ts';
+import { generatePublishItems, sampleEvent } from '../../src/servicebus/sample-messages.ts';
+import type { SqlClient } from '../../src/sql/client.ts';
+import { percentile } from './proc.ts';
+
+const dataFor = (type: string, n: number) => exampleData.get(type)?.(n);
+
+/** Publishes a backlog of valid order.placed events, as `npm run publish -- --count N` does. */
+export async function publishBacklog(sender: ServiceBusSender, count: number): Promise<void> {
+  const items = generatePublishItems({ count, types: [orderPlacedType], dataFor });
+  const summary = await publishEvents(sender, items);
+  if (summary.failed > 0) throw new Error(`publishing the backlog: ${summary.failed} of ${count} failed`);
+}
+
+/**
+ * Offers `perSecond` events for `seconds`, each stamped with its send time as the event `time`,
+ * under `source` so that their inbox rows can be told apart. Returns how many were sent.
+ */
+export async function offerLoad(
+  sender: ServiceBusSender,
+  options: { perSecond: number; seconds: number; source: string },
+): Promise<number> {
+  const started = performance.now();
+  let sent = 0;
+  for (;;) {
+    const elapsed = performance.now() - started;
+    if (elapsed >= options.seconds * 1000) return sent;
+    const due = Math.floor((elapsed / 1000) * options.perSecond) - sent;
+    if (due > 0) {
+      const messages = Array.from({ length: due }, (_, i) =>
+        toServiceBusMessage(sampleEvent(orderPlacedType, dataFor(orderPlacedType, sent + i), options.source)),
+      );
+      await sender.sendMessages(messages);
+      sent += due;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Enqueue → commit, in ms, of the events from `source`: event time to their inbox row, written in the committing transaction. */
+export async function lagOf(db: SqlClient, source: string): Promise<number[]> {
+  const { rows } = await db.query('SELECT EventTime, ProcessedAt FROM dbo.Inbox WHERE Source = @source', {
+    source: { type: 'nvarchar', value: source },
+  });
+  return rows
+    .map((r) => (r.ProcessedAt as Date).getTime() - (r.EventTime as Date).getTime())
+    .sort((a, b) => a - b);
+}
+
+export const lagSummary = (lags: readonly number[]) => ({
+  p50: percentile(lags, 0.5),
+  p99: percentile(lags, 0.99),
+});

@@ -1,0 +1,125 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { BenchStack } from './bench-stack.ts';
+import { lagOf, lagSummary, offerLoad, publishBacklog } from './load.ts';
+import { ownCpuMicros, peakRssMiB, processCpuMicros } from './proc.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+export type Configuration = {
+  name: string;
+  /** What runs: the worker (`src/main.ts`) or the SDK floor. */
+  program: 'worker' | 'floor';
+  backlog: number;
+  /** Settings on top of the local stack's, e.g. SERVICEBUS_CONCURRENCY. */
+  env: Record<string, string>;
+  /** Seconds of fixed offered load (half the measured rate) for the lag figures; 0 skips them. */
+  lagSeconds: number;
+  /** Extra node flags, e.g. `--cpu-prof` for the profile by package or `--trace-gc`. */
+  nodeFlags?: string[];
+  /** Told every line the program prints (diagnostics such as `--trace-gc`). */
+  onLine?: (line: string) => void;
+};
+
+export type RunResult = {
+  name: string;
+  backlog: number;
+  msgsPerSec: number;
+  workerCpuMicrosPerMsg: number;
+  stackCpuMicrosPerMsg: number;
+  peakRssMiB: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+};
+
+const programs = { worker: 'src/main.ts', floor: 'scripts/bench/floor-receiver.ts' } as const;
+
+function startProgram(c: Configuration, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...(c.nodeFlags ?? []), programs[c.program]], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    // Read every line, also after the start: a full pipe would stall the worker's logging.
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      c.onLine?.(line);
+      if (output.length < 20_000) output += `${line}\n`;
+      if (line.includes('"msg":"worker running"')) resolve(child);
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      if (output.length < 20_000) output += d.toString();
+    });
+    child.once('exit', (code) => reject(new Error(`${c.name}: exited ${code} before running:\n${output}`)));
+  });
+}
+
+const until = async (check: () => boolean, what: string, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what} not done within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+/**
+ * One configuration as a user meets it: a backlog published first, then the program started as
+ * its own process and timed from its start until the broker has every message completed; then,
+ * when asked, a fixed load of half that rate for the lag figures.
+ */
+export async function runConfiguration(bench: BenchStack, c: Configuration): Promise<RunResult> {
+  const queue = bench.newQueue(`bench-${c.name}-${c.backlog}`);
+  const sender = bench.publisher.createSender(queue);
+  const completed = () => bench.stack.serviceBus.completedMessageIds(queue).length;
+  try {
+    await publishBacklog(sender, c.backlog);
+    const child = await startProgram(c, {
+      ...bench.stack.env('worker'),
+      SERVICEBUS_QUEUE: queue,
+      ...c.env,
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    const pid = child.pid as number;
+    try {
+      const [cpu0, stack0, t0, done0] = [
+        processCpuMicros(pid),
+        ownCpuMicros(),
+        performance.now(),
+        completed(),
+      ];
+      await until(() => completed() >= c.backlog, `${c.name}: draining ${c.backlog}`, 900_000);
+      const seconds = (performance.now() - t0) / 1000;
+      const messages = c.backlog - done0;
+      const result: RunResult = {
+        name: c.name,
+        backlog: c.backlog,
+        msgsPerSec: messages / seconds,
+        workerCpuMicrosPerMsg: (processCpuMicros(pid) - cpu0) / messages,
+        stackCpuMicrosPerMsg: (ownCpuMicros() - stack0) / messages,
+        peakRssMiB: peakRssMiB(pid),
+        lagP50Ms: Number.NaN,
+        lagP99Ms: Number.NaN,
+      };
+      // The floor writes nothing to SQL, so it has no commit to measure a lag to.
+      if (c.lagSeconds > 0 && c.program === 'worker') {
+        const source = `/bench/lag/${queue}`;
+        const sent = await offerLoad(sender, {
+          perSecond: Math.max(1, result.msgsPerSec / 2),
+          seconds: c.lagSeconds,
+          source,
+        });
+        await until(() => completed() >= c.backlog + sent, `${c.name}: lag load`, 120_000);
+        const lag = lagSummary(await lagOf(bench.pool, source));
+        result.lagP50Ms = lag.p50;
+        result.lagP99Ms = lag.p99;
+      }
+      return result;
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  } finally {
+    await sender.close();
+  }
+}

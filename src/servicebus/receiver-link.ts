@@ -1,0 +1,121 @@
+import type {
+  ProcessErrorArgs,
+  ServiceBusErrorCode,
+  ServiceBusReceivedMessage,
+  ServiceBusReceiverOptions,
+} from '@azure/service-bus';
+import type { Logger } from 'pino';
+import type { ConsumerClient, ConsumerReceiver } from './consumer-options.ts';
+import type { ServiceBusEntity } from './entity.ts';
+import { cloudEventReceiverOptions } from './envelope.ts';
+import { serviceBusCode } from './errors.ts';
+import { receiverLinkOpen } from './link-state.ts';
+
+// Service Bus error codes that no reconnect will fix: someone has to act.
+const permanentReceiveCodes: ReadonlySet<string> = new Set<ServiceBusErrorCode>([
+  'UnauthorizedAccess',
+  'MessagingEntityNotFound',
+  'MessagingEntityDisabled',
+]);
+
+export type ReceiverLinkOptions = {
+  client: ConsumerClient;
+  entity: ServiceBusEntity;
+  /** Messages held at once: the credit window, and the SDK's concurrent `onMessage` calls. */
+  creditWindow: number;
+  lockRenewalMaxMs: number;
+  /** Called once per delivered message with the receiver that must settle it. */
+  onMessage: (from: ConsumerReceiver, message: ServiceBusReceivedMessage) => Promise<void>;
+  /** Told of each error the SDK reports while receiving (`renewLock`: a lock renewal failed). */
+  onReceiveError?: (source: ProcessErrorArgs['errorSource'], code: string | undefined) => void;
+  logger: Logger;
+  now: () => number;
+};
+
+export type ReceiverLink = {
+  /** Opens a receiver and starts delivery; a link already open is left as it is. */
+  open(): void;
+  /** Stops delivery; messages already delivered can still be settled on the open receiver. */
+  stop(): Promise<void>;
+  /** Stops delivery, waits for `settled` (deliveries settle on this receiver), closes the receiver. */
+  close(settled: () => Promise<void>): Promise<void>;
+  /** Whether messages nobody holds a lock on wait in the entity (a peek with a fresh receiver). */
+  hasWaitingMessages(): Promise<boolean>;
+  /** Whether the receive link is attached (readiness). */
+  isOpen(): boolean;
+};
+
+/**
+ * The receive link of a consumer: peek-lock, manual settlement, automatic lock renewal for every
+ * message held (the SDK stops a message's renewal when it is settled), raw bodies.
+ */
+export function createReceiverLink(options: ReceiverLinkOptions): ReceiverLink {
+  const { client, entity, logger } = options;
+  let receiver: ConsumerReceiver | undefined;
+  let subscription: { close(): Promise<void> } | undefined;
+
+  const receiverOptions: ServiceBusReceiverOptions = {
+    receiveMode: 'peekLock',
+    maxAutoLockRenewalDurationInMs: options.lockRenewalMaxMs,
+    ...cloudEventReceiverOptions,
+  };
+  const createReceiver = (): ConsumerReceiver =>
+    'queue' in entity
+      ? client.createReceiver(entity.queue, receiverOptions)
+      : client.createReceiver(entity.topic, entity.subscription, receiverOptions);
+
+  const processError = async (args: ProcessErrorArgs): Promise<void> => {
+    const code = serviceBusCode(args.error);
+    const level = code && permanentReceiveCodes.has(code) ? 'error' : 'warn';
+    logger[level](
+      { stage: 'receive', errorSource: args.errorSource, code, err: args.error },
+      'Service Bus receive error; the SDK reconnects by itself',
+    );
+    options.onReceiveError?.(args.errorSource, code);
+  };
+
+  const stop = async (): Promise<void> => {
+    const sub = subscription;
+    subscription = undefined;
+    await sub?.close();
+  };
+
+  return {
+    open() {
+      if (receiver) return;
+      const current = createReceiver();
+      receiver = current;
+      subscription = current.subscribe(
+        { processMessage: (message) => options.onMessage(current, message), processError },
+        { autoCompleteMessages: false, maxConcurrentCalls: options.creditWindow },
+      );
+    },
+    stop,
+    async close(settled) {
+      const rec = receiver;
+      receiver = undefined;
+      // Each step runs even when the one before failed: a stuck subscription must not leak the link.
+      for (const step of [stop, settled, () => rec?.close()]) {
+        try {
+          await step();
+        } catch (error: unknown) {
+          logger.warn({ stage: 'receive', err: error }, 'closing the receiver failed');
+        }
+      }
+    },
+    isOpen: () => receiverLinkOpen(receiver),
+    async hasWaitingMessages() {
+      // A fresh receiver peeks from the start: a receiver's own peek cursor only moves forward.
+      const peeker = createReceiver();
+      try {
+        const now = options.now();
+        const peeked = await peeker.peekMessages(options.creditWindow);
+        return peeked.some(
+          (m) => m.state === 'active' && !(m.lockedUntilUtc && m.lockedUntilUtc.getTime() > now),
+        );
+      } finally {
+        await peeker.close();
+      }
+    },
+  };
+}
