@@ -1,0 +1,106 @@
+import type { ServiceBusEntity } from './servicebus/entity.ts';
+
+/** Which credential the process uses. Production is always `managed-identity`. */
+export type CredentialKind = 'managed-identity' | 'developer';
+
+export type SqlAuth = { kind: 'token' } | { kind: 'password'; user: string; password: string };
+
+/** The worker's whole configuration, parsed once from the environment at start. */
+export type Config = Readonly<{
+  identity: Readonly<{
+    /** @defaultValue 'managed-identity' */
+    credential: CredentialKind;
+    /** Client id of the user-assigned identity; absent = system-assigned. */
+    clientId: string | undefined;
+    /** How long start waits for the first token while the identity endpoint comes up. @defaultValue 60000 */
+    startupTimeoutMs: number;
+  }>;
+  keyVault: Readonly<{
+    /** @defaultValue undefined (no Key Vault) */
+    url: string | undefined;
+    /** Secrets the worker loads at start and keeps fresh. @defaultValue [] */
+    secrets: readonly string[];
+    /** How often secrets are re-read so a rotated version is picked up. @defaultValue 300000 */
+    refreshMs: number;
+  }>;
+  serviceBus: Readonly<{
+    fullyQualifiedNamespace: string;
+    entity: ServiceBusEntity;
+    /** AMQP endpoint when it differs from the namespace's (local stand-in). @defaultValue undefined */
+    endpoint: string | undefined;
+    /** Messages held at once: the receiver's credit window, wide enough to fill batches. @defaultValue 256 */
+    concurrency: number;
+    /** Upper bound of automatic lock renewal; covers the worst-case processing time. @defaultValue 300000 */
+    lockRenewalMaxMs: number;
+  }>;
+  sql: Readonly<{
+    server: string;
+    /** @defaultValue 1433 */
+    port: number;
+    database: string;
+    /** @defaultValue { kind: 'token' } */
+    auth: SqlAuth;
+    /** @defaultValue true */
+    encrypt: boolean;
+    /** @defaultValue 10 */
+    poolMax: number;
+    /** Connections are replaced before their login token ages out. @defaultValue 2700000 (45 min) */
+    tokenMaxAgeMs: number;
+    /** Accept a certificate no trusted CA signed (a SQL Server container's own), still encrypted. @defaultValue false */
+    trustServerCertificate: boolean;
+  }>;
+  redis: Readonly<{
+    /** @defaultValue 'redis://127.0.0.1:6379' */
+    url: string;
+    /** `entra`: AUTH as the identity's object id with a token for Azure Redis. @defaultValue 'none' */
+    auth: 'none' | 'entra';
+  }>;
+  retry: Readonly<{
+    /** In-process retries of a transient write failure before the message is deferred. @defaultValue 2 */
+    immediateAttempts: number;
+    /** Upper bound of the first immediate retry's jittered wait; doubles for the next. @defaultValue 200 */
+    immediateDelayMs: number;
+    /** Delay bound of the first delayed retry (full jitter below it). @defaultValue 5000 */
+    baseDelayMs: number;
+    /** Growth of the delay bound per attempt. @defaultValue 2 */
+    factor: number;
+    /** Cap of the delay bound. @defaultValue 600000 (10 min) */
+    maxDelayMs: number;
+    /** Delayed attempts a message gets before it is dead-lettered as RetriesExhausted. @defaultValue 8 */
+    maxAttempts: number;
+    /** Retry jobs the retry worker runs at once. @defaultValue 4 */
+    concurrency: number;
+    /** How often the reconciler looks for deferred messages without a job. @defaultValue 60000 */
+    reconcileMs: number;
+    /** The entity's MaxDeliveryCount, which the attempt budget must fit under. @defaultValue 10 */
+    maxDeliveryCount: number;
+  }>;
+  batch: Readonly<{
+    /** @defaultValue 100 */
+    maxSize: number;
+    /** @defaultValue 5 */
+    flushMs: number;
+  }>;
+  /** Time in-flight messages get to finish on shutdown. @defaultValue 25000 */
+  shutdownGraceMs: number;
+  /** @defaultValue 'info' */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  http: Readonly<{
+    /** Port of /healthz, /readyz and /metrics; 0 picks a free one. @defaultValue 8080 */
+    port: number;
+  }>;
+  /** Trace export; neither set = tracing off. */
+  telemetry: Readonly<{
+    /** OTLP/HTTP base URL of a collector. @defaultValue undefined */
+    otlpEndpoint: string | undefined;
+    /** Application Insights connection string; ingestion authenticates with the managed identity. @defaultValue undefined */
+    applicationInsightsConnectionString: string | undefined;
+  }>;
+  inbox: Readonly<{
+    /**
+     * Days a processed message id stays in dbo.Inbox; 0 keeps it forever. Must exceed the replay
+     * horizon, or a late replay applies twice. @defaultValue 30
+     */
+    retentionDays: number;
+  }>;
+}>;
