@@ -38,7 +38,11 @@ export function serveConnection(connection: Connection, broker: BrokerContext): 
   const reply = (request: Message, response: Message): void => {
     const to = String(request.reply_to ?? '');
     const link = replyLinks.get(to);
-    if (link?.is_open()) link.send(response);
+    if (!link?.is_open()) return;
+    // A reply needs no outcome: sent settled, so that rhea frees it. Unsettled replies stayed in the
+    // session's 2,048 outgoing deliveries for good, and the 2,049th request on a link got no answer
+    // (a full credit window's automatic lock renewals reach that within minutes).
+    link.send(response).update(true);
   };
 
   connection.on('sender_open', (context: EventContext) => {

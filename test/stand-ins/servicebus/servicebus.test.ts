@@ -366,6 +366,19 @@ describe('Service Bus stand-in', () => {
     expect(bus.counts(q)).toMatchObject({ active: 3, locked: 0 });
   });
 
+  it('answers more management requests on one link than a session holds deliveries (2,048)', async () => {
+    const q = queue();
+    const sender = client().createSender(q);
+    await sender.sendMessages({ body: 'renewed', messageId: 'm-renew' });
+    const receiver = client().createReceiver(q);
+    const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
+    // Each renewal is one request and one reply on the receiver's management link, as the SDK's
+    // automatic renewal of a full credit window sends them.
+    for (let i = 0; i < 2_100; i++) await receiver.renewMessageLock(message as ServiceBusReceivedMessage);
+    await receiver.completeMessage(message as ServiceBusReceivedMessage);
+    expect(bus.completedMessageIds(q)).toEqual(['m-renew']);
+  }, 60_000);
+
   it('schedules a message and cancels it before it becomes active', async () => {
     const q = queue();
     const c = client();
