@@ -115,7 +115,8 @@ export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
         await sleep(Math.min(options.baseDelayMs, redisDownPauseMaxMs), signal);
         return { kind: 'abandon', error };
       }
-      log.info({ stage: 'retry', attempt, delayMs, code: error.code }, 'deferred for a delayed retry');
+      // Per message, and it heals by itself: counted in keyless_messages_deferred_total, logged at debug.
+      log.debug({ stage: 'retry', attempt, delayMs, code: error.code }, 'deferred for a delayed retry');
       return {
         kind: 'defer',
         error,
