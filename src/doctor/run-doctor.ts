@@ -84,7 +84,7 @@ export async function runDoctor(
     database: options.sqlTarget?.database ?? '<database>',
     registry: '<registry>',
     redisCluster: options.redis
-      ? (new URL(options.redis.url).hostname.split('.')[0] ?? '<redis>')
+      ? redisName(new URL(options.redis.url).hostname)
       : '<redis>',
     ...options.names,
   };
@@ -161,3 +161,7 @@ export async function runDoctor(
   }
   return { identity, verdicts };
 }
+
+/** The cache's name as Azure lists it (the first label of its host); a local address as it is. */
+const redisName = (host: string): string =>
+  /^(\d+\.){3}\d+$|^localhost$|^\[/.test(host) ? host : (host.split('.')[0] ?? host);
