@@ -23,6 +23,7 @@ import { startRetryTier } from './retry/retry-tier.ts';
 import { checkServiceBusAccess } from './servicebus/access-check.ts';
 import { type Consumer, createConsumer } from './servicebus/consumer.ts';
 import { type ConsumerObserver, combineObservers } from './servicebus/consumer-options.ts';
+import { entityPath } from './servicebus/entity.ts';
 import { checkSqlAccess } from './sql/access-check.ts';
 import type { SqlAuthentication } from './sql/connection.ts';
 import { createSqlPool } from './sql/pool.ts';
@@ -90,10 +91,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     }
     const entity = config.serviceBus.entity;
     const messageTracing = tracing.enabled
-      ? createMessageTracing(
-          tracing.tracer,
-          'queue' in entity ? entity.queue : `${entity.topic}/Subscriptions/${entity.subscription}`,
-        )
+      ? createMessageTracing(tracing.tracer, entityPath(entity))
       : undefined;
     const firstToken = await acquireFirstToken(credential, {
       scope: scopes.serviceBus,

@@ -4,7 +4,7 @@ import { ServiceBusAdministrationClient, type ServiceBusClient } from '@azure/se
 import { Redis } from 'ioredis';
 import { describeIdentity } from '../identity/describe.ts';
 import { redisScope } from '../retry/redis.ts';
-import type { ServiceBusEntity } from '../servicebus/entity.ts';
+import { createEntityReceiver, entityPath, type ServiceBusEntity } from '../servicebus/entity.ts';
 import { serviceBusCode } from '../servicebus/errors.ts';
 import type { SqlClient } from '../sql/client.ts';
 import { isSqlError } from '../sql/errors.ts';
@@ -16,18 +16,12 @@ export type TryResult = { outcome: 'ok' | 'missing' | 'failed' | 'skipped'; deta
 const messageOf = (e: unknown): string =>
   ((e instanceof Error ? e.message.split('\n')[0] : String(e)) ?? '').trim();
 
-const entityName = (entity: ServiceBusEntity): string =>
-  'queue' in entity ? entity.queue : `${entity.topic}/subscriptions/${entity.subscription}`;
-
 /** Data Receiver: peek one message (the least receive-side call; it settles nothing). */
 export async function tryReceive(client: ServiceBusClient, entity: ServiceBusEntity): Promise<TryResult> {
-  const receiver =
-    'queue' in entity
-      ? client.createReceiver(entity.queue)
-      : client.createReceiver(entity.topic, entity.subscription);
+  const receiver = createEntityReceiver(client, entity);
   try {
     await receiver.peekMessages(1);
-    return { outcome: 'ok', detail: `peeked ${entityName(entity)}` };
+    return { outcome: 'ok', detail: `peeked ${entityPath(entity)}` };
   } catch (error: unknown) {
     return serviceBusCode(error) === 'UnauthorizedAccess'
       ? { outcome: 'missing', detail: `peek refused: ${messageOf(error)}` }

@@ -83,9 +83,7 @@ export async function runDoctor(
     sqlServer: options.sqlTarget?.server ?? '<sql server>',
     database: options.sqlTarget?.database ?? '<database>',
     registry: '<registry>',
-    redisCluster: options.redis
-      ? redisName(new URL(options.redis.url).hostname)
-      : '<redis>',
+    redisCluster: options.redis ? redisName(new URL(options.redis.url).hostname) : '<redis>',
     ...options.names,
   };
   const who = { objectId: identity.objectId ?? '<object id>', name: nameOf(identity) };

@@ -6,7 +6,7 @@ import type { EventSchemas } from '../handlers/registry.ts';
 import { createCloser } from '../lifecycle.ts';
 import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
-import { entityPath, type ServiceBusEntity } from '../servicebus/entity.ts';
+import { createEntityReceiver, entityPath, type ServiceBusEntity } from '../servicebus/entity.ts';
 import { cloudEventReceiverOptions } from '../servicebus/envelope.ts';
 import { createReconciler, type Reconciler } from './reconciler.ts';
 import { checkEvictionPolicy, createRedisConnections, type RedisAuth } from './redis.ts';
@@ -73,10 +73,7 @@ export async function startRetryTier(options: RetryTierOptions): Promise<RetryTi
       receiveMode: 'peekLock',
       ...cloudEventReceiverOptions,
     };
-    const createReceiver = () =>
-      'queue' in options.entity
-        ? options.client.createReceiver(options.entity.queue, receiverOptions)
-        : options.client.createReceiver(options.entity.topic, options.entity.subscription, receiverOptions);
+    const createReceiver = () => createEntityReceiver(options.client, options.entity, receiverOptions);
 
     const backoff = {
       baseDelayMs: options.retry.baseDelayMs,

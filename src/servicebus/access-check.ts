@@ -2,7 +2,7 @@ import type { ServiceBusClient } from '@azure/service-bus';
 import { AccessError, identityName, who } from '../identity/access-error.ts';
 import type { IdentityDescription } from '../identity/describe.ts';
 import { type Grant, grantCommand, grants, placeholderNames } from '../identity/roles.ts';
-import { entityPath, type ServiceBusEntity } from './entity.ts';
+import { createEntityReceiver, entityPath, type ServiceBusEntity } from './entity.ts';
 import { serviceBusCode } from './errors.ts';
 
 /**
@@ -14,10 +14,7 @@ export async function checkServiceBusAccess(
   entity: ServiceBusEntity,
   context: { namespace: string; identity: IdentityDescription },
 ): Promise<void> {
-  const receiver =
-    'queue' in entity
-      ? client.createReceiver(entity.queue)
-      : client.createReceiver(entity.topic, entity.subscription);
+  const receiver = createEntityReceiver(client, entity);
   try {
     await receiver.peekMessages(1);
   } catch (error: unknown) {

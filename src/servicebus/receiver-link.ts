@@ -6,7 +6,7 @@ import type {
 } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import type { ConsumerClient, ConsumerReceiver } from './consumer-options.ts';
-import type { ServiceBusEntity } from './entity.ts';
+import { createEntityReceiver, type ServiceBusEntity } from './entity.ts';
 import { cloudEventReceiverOptions } from './envelope.ts';
 import { serviceBusCode } from './errors.ts';
 import { receiverLinkOpen } from './link-state.ts';
@@ -59,10 +59,7 @@ export function createReceiverLink(options: ReceiverLinkOptions): ReceiverLink {
     maxAutoLockRenewalDurationInMs: options.lockRenewalMaxMs,
     ...cloudEventReceiverOptions,
   };
-  const createReceiver = (): ConsumerReceiver =>
-    'queue' in entity
-      ? client.createReceiver(entity.queue, receiverOptions)
-      : client.createReceiver(entity.topic, entity.subscription, receiverOptions);
+  const createReceiver = (): ConsumerReceiver => createEntityReceiver(client, entity, receiverOptions);
 
   const processError = async (args: ProcessErrorArgs): Promise<void> => {
     const code = serviceBusCode(args.error);
