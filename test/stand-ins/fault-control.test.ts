@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredential } from '../../src/identity/credential.ts';
 import { createSqlPool } from '../../src/sql/pool.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
-import { parseFaultArgs, sendFault } from '../stand-ins/fault-control.ts';
+import { parseFaultArgs, sendFault } from './fault-control.ts';
 
 let system: SystemStack;
 beforeAll(async () => {
