@@ -113,11 +113,14 @@ describe('the retry tier', () => {
 
   it('dead-letters at once a message whose retry meets a permanent error', async () => {
     const s = await setup();
+    // The first write and both immediate retries fail at the inbox read, before the orders insert;
+    // the delayed attempt gets past it and meets the permanent error. Both are set before the
+    // message exists, so the retry cannot run before its fault is in place.
     failInbox(3);
-    const ids = await publishOrders(publisher, s.queue, 1);
-    await expect.poll(() => counts(s.queue).deferred, poll).toBe(1);
     system.stack.sql.faults.failStatements(/INSERT INTO dbo\.Orders/, 2627, 1);
+    const ids = await publishOrders(publisher, s.queue, 1);
     await expect.poll(() => counts(s.queue).deadLettered, poll).toBe(1);
+    expect(s.worker.consumer.stats().deferred).toBe(1);
     const [dead] = system.stack.serviceBus.deadLetters(s.queue);
     expect(dead?.messageId).toBe(ids[0]);
     expect(dead?.reason).toBe('PermanentSqlError');
@@ -222,12 +225,14 @@ describe('the retry tier', () => {
   it('keeps the effect single when a retry job runs twice', async () => {
     const s = await setup();
     failInbox(3);
-    const ids = await publishOrders(publisher, s.queue, 1);
-    await expect.poll(() => counts(s.queue).deferred, poll).toBe(1);
     // The retry's write commits, its completion is lost: the lock lapses, the message stays
     // deferred, the reconciler adds the attempt's job again and that second run finds the inbox row.
-    system.stack.serviceBus.failSettlements(1, 'lock-lost');
+    // Set before the message exists (only a completion fails), so the retry cannot outrun it.
+    system.stack.serviceBus.failSettlements(1, 'lock-lost', 'complete');
+    const ids = await publishOrders(publisher, s.queue, 1);
     await expectAllAppliedOnce(s, ids);
     expect(await appliedCount(system, ids)).toBe(1);
+    // The completion did fail once: the job ran a second time and completed the message then.
+    expect(system.stack.serviceBus.settlementFailuresLeft()).toBe(0);
   }, 60_000);
 });

@@ -105,7 +105,7 @@ export class Consumer {
   #settle(delivery: Delivery, outcome: SettleOutcome): void {
     const answer = (): void => {
       try {
-        if (takeSettlementFailure(this.#faults)) throw lockLost();
+        if (takeSettlementFailure(this.#faults, outcome.kind)) throw lockLost();
         this.#entity.settle(tagToLockToken(delivery.tag), outcome);
         delivery.update(true, settledState(delivery));
       } catch (error: unknown) {

@@ -6,7 +6,7 @@ import type { Authority } from '../identity.ts';
 import { type BrokerContext, serveConnection } from './connection-handler.ts';
 import { createFaults } from './faults.ts';
 import { createManagementOperations } from './management.ts';
-import type { EntityCounts, EntityOptions, MessageSnapshot } from './model.ts';
+import type { EntityCounts, EntityOptions, MessageSnapshot, SettleOutcome } from './model.ts';
 import { Namespace } from './namespace.ts';
 
 export type { EntityCounts, EntityOptions, MessageSnapshot } from './model.ts';
@@ -45,8 +45,13 @@ export type ServiceBusStandIn = {
   dropConnections(): void;
   /** The next `count` put-tokens are answered 401 (0 clears). */
   refuseTokens(count: number): void;
-  /** The next `count` settlements (link dispositions and update-disposition) fail with message-lock-lost (0 clears). */
-  failSettlements(count: number, kind: 'lock-lost'): void;
+  /**
+   * The next `count` settlements (link dispositions and update-disposition), or only those of
+   * outcome `only`, fail with message-lock-lost (0 clears).
+   */
+  failSettlements(count: number, kind: 'lock-lost', only?: SettleOutcome['kind']): void;
+  /** Injected settlement failures not consumed yet. */
+  settlementFailuresLeft(): number;
   /** Receive links open now stop delivering, while staying attached; links attached later work. */
   stallReceivers(): void;
   /** Delay before each link disposition is answered. */
@@ -132,8 +137,10 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions):
     refuseTokens(count) {
       faults.refuseTokens = count;
     },
-    failSettlements(count) {
+    settlementFailuresLeft: () => faults.failSettlements,
+    failSettlements(count, _kind, only) {
       faults.failSettlements = count;
+      faults.failSettlementsOf = only;
     },
     stallReceivers() {
       faults.stallGeneration += 1;

@@ -100,8 +100,8 @@ export function createManagementOperations(faults: Faults): Record<string, Opera
     },
     'com.microsoft:update-disposition': (body, resolved) => {
       const entity = receivable(resolved);
-      if (takeSettlementFailure(faults)) throw lockLost();
       const outcome = dispositionOutcome(body);
+      if (takeSettlementFailure(faults, outcome.kind)) throw lockLost();
       for (const token of asArray(body['lock-tokens'])) entity.settle(uuidValueToString(token), outcome);
       return { status: 200, body: {} };
     },
