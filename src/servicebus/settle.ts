@@ -52,8 +52,7 @@ export async function settle(
         timedOut = true;
         reject(new Error(`no settlement answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      Promise.resolve()
-        .then(() => settleCall(receiver, message, outcome))
+      inTurn(receiver, outcome.kind, () => settleCall(receiver, message, outcome))
         .then(resolve, reject)
         .finally(() => clearTimeout(timer));
     });
@@ -66,6 +65,43 @@ export async function settle(
     );
   }
   return report;
+}
+
+type Gate = { queue: { kind: Outcome['kind']; run: () => void }[]; scheduled: boolean };
+const gates = new WeakMap<object, Gate>();
+
+/**
+ * rhea 3.0.5, under @azure/service-bus 7.9.5, writes the dispositions queued in one tick as ranges
+ * of consecutive delivery ids and gives a range of two the first one's outcome, whatever the
+ * second's (session.js, write_dispositions): a defer, abandon or dead-letter next to a complete went
+ * out as a complete (the message lost), or a complete as another message's dead-letter. So on each
+ * receiver a settlement other than complete goes out alone, in a turn of its own; completes, which
+ * may share a range, go out together.
+ */
+function inTurn(receiver: object, kind: Outcome['kind'], call: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let gate = gates.get(receiver);
+    if (!gate) {
+      gate = { queue: [], scheduled: false };
+      gates.set(receiver, gate);
+    }
+    gate.queue.push({ kind, run: () => void Promise.resolve().then(call).then(resolve, reject) });
+    schedule(gate);
+  });
+}
+
+/** One turn: the next settlement alone, or every complete in a row; rhea writes them before the next. */
+function schedule(gate: Gate): void {
+  if (gate.scheduled) return;
+  gate.scheduled = true;
+  setImmediate(() => {
+    gate.scheduled = false;
+    const first = gate.queue.shift();
+    if (!first) return;
+    first.run();
+    while (first.kind === 'complete' && gate.queue[0]?.kind === 'complete') gate.queue.shift()?.run();
+    if (gate.queue.length > 0) schedule(gate);
+  });
 }
 
 function settleCall(

@@ -159,6 +159,50 @@ describe('consumer against the Service Bus stand-in', () => {
     await consumer.close();
   }, 60_000);
 
+  it('settles each of many messages decided in the same tick as its own outcome says', async () => {
+    const q = env.queue({ lockDurationMs: 30_000 });
+    await publish(q, 40);
+    // Every message waits, then all are decided at once: completes, abandons and dead-letters side
+    // by side, as a batch commit with a poison message or a transient failure decides them.
+    const waiting: { id: string; done: (o: Outcome) => void }[] = [];
+    const outcomeFor = (i: number): Outcome =>
+      i % 3 === 0
+        ? { kind: 'complete' }
+        : i % 3 === 1
+          ? { kind: 'deadLetter', reason: 'PermanentSqlError', description: `poison ${i}` }
+          : { kind: 'abandon', error: new Error('transient') };
+    const decided = new Map<string, Outcome>();
+    const consumer = env.consumer({
+      entity: { queue: q },
+      concurrency: 64,
+      handle: (event) =>
+        decided.has(event.id)
+          ? Promise.resolve({ kind: 'complete' })
+          : new Promise<Outcome>((done) => {
+              waiting.push({ id: event.id, done });
+              if (waiting.length === 40)
+                waiting.forEach((w, i) => {
+                  decided.set(w.id, outcomeFor(i));
+                  w.done(outcomeFor(i));
+                });
+            }),
+    });
+    await consumer.start();
+    await until(() => decided.size === 40, 20_000, 'all 40 decided');
+    await until(() => settledAll(q), 40_000, 'every message settled');
+    const dead = env.bus.deadLetters(q);
+    const expectedDead = [...decided].filter(([, o]) => o.kind === 'deadLetter');
+    expect(dead.map((d) => `${d.messageId} ${d.description}`).sort()).toEqual(
+      expectedDead.map(([id, o]) => `${id} ${(o as { description: string }).description}`).sort(),
+    );
+    // Abandoned ones came back and completed; none that was to be dead-lettered was completed.
+    const completed = new Set(env.bus.completedMessageIds(q));
+    expect(expectedDead.filter(([id]) => completed.has(id))).toEqual([]);
+    expect(completed.size).toBe(40 - expectedDead.length);
+    await answered(consumer);
+    await consumer.close();
+  }, 60_000);
+
   it('replaces a receiver that stopped receiving while messages wait', async () => {
     const q = env.queue();
     const consumer = env.consumer({
