@@ -12,6 +12,14 @@ const sizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000];
 
 const enqueuedAt = (m: ServiceBusReceivedMessage): number | undefined => m.enqueuedTimeUtc?.getTime();
 
+/** The totals both the consumer and the retry worker settle into: one instrument each. */
+const settledCounters = (metrics: Metrics) => ({
+  completed: metrics.counter(n.completed, 'Messages completed after their effect was committed.'),
+  deadLettered: metrics.counter(n.deadLettered, 'Messages dead-lettered, by dead-letter reason.', {
+    labelNames: ['reason'],
+  }),
+});
+
 const deferredCounter = (metrics: Metrics) =>
   metrics.counter(n.deferred, 'Messages deferred in Service Bus while their BullMQ retry job waits.');
 
@@ -23,10 +31,7 @@ export function retryMetrics(metrics: Metrics): RetryWorkerObserver {
   const retried = metrics.counter(n.retried, 'Delayed retry attempts the retry worker ran, by result.', {
     labelNames: ['result'],
   });
-  const completed = metrics.counter(n.completed, 'Messages completed after their effect was committed.');
-  const deadLettered = metrics.counter(n.deadLettered, 'Messages dead-lettered, by dead-letter reason.', {
-    labelNames: ['reason'],
-  });
+  const { completed, deadLettered } = settledCounters(metrics);
   const deferred = deferredCounter(metrics);
   return {
     settled(outcome) {
@@ -42,10 +47,7 @@ export function retryMetrics(metrics: Metrics): RetryWorkerObserver {
 /** The consumer's instruments: what happened to each message and to the receiver. */
 export function consumerMetrics(metrics: Metrics, now: () => number = Date.now): ConsumerObserver {
   const received = metrics.counter(n.received, 'Messages received from Service Bus (peek-lock).');
-  const completed = metrics.counter(n.completed, 'Messages completed after their effect was committed.');
-  const deadLettered = metrics.counter(n.deadLettered, 'Messages dead-lettered, by dead-letter reason.', {
-    labelNames: ['reason'],
-  });
+  const { completed, deadLettered } = settledCounters(metrics);
   const abandoned = metrics.counter(
     n.abandoned,
     'Messages abandoned back to Service Bus for redelivery (transient failure or shutdown).',

@@ -8,6 +8,7 @@ import type { EventSchemas } from '../handlers/registry.ts';
 import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
 import { parseCloudEvent } from '../servicebus/envelope.ts';
+import { serviceBusCode } from '../servicebus/errors.ts';
 import { settle } from '../servicebus/settle.ts';
 import { RetryError } from './errors.ts';
 import { type RetryJobData, retryQueueName, retryQueuePrefix } from './job.ts';
@@ -56,12 +57,6 @@ export type RetryWorker = {
   stats(): { completed: number; deadLettered: number; deferred: number; abandoned: number; gone: number };
 };
 
-const codeOf = (error: unknown): string | undefined => {
-  if (error instanceof AggregateError) return error.errors.map(codeOf).find(Boolean);
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-};
-
 /**
  * The BullMQ worker of delayed retries: each job names a deferred message, which is received by
  * its sequence number (any replica can, the message never left Service Bus), written through the
@@ -79,7 +74,7 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
       const [message] = await receiver.receiveDeferredMessages(Long.fromString(data.sequenceNumber));
       if (message) return message;
     } catch (error: unknown) {
-      const code = codeOf(error);
+      const code = serviceBusCode(error);
       // Locked: another replica runs this attempt right now. Anything else but not-found is a fault.
       if (code === 'MessageLockLost') return undefined;
       if (code !== 'MessageNotFound') throw error;
@@ -155,7 +150,7 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
         logger.warn({ stage: 'retry', err: error.message }, 'retry worker error; BullMQ reconnects'),
       );
       worker.on('failed', (job, error) => {
-        const code = codeOf(error);
+        const code = error.name === 'RetryError' ? (error as RetryError).code : serviceBusCode(error);
         // A defer still on its way heals by itself in a second; anything else is worth a warning.
         logger[code === 'NotDeferredYet' ? 'info' : 'warn'](
           { stage: 'retry', jobId: job?.id, code, err: error.message },
