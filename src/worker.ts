@@ -158,6 +158,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       server: config.sql.server,
       database: config.sql.database,
       identity: config.sql.auth.kind === 'token' ? identity : undefined,
+      signal,
     });
     logger.info({ server: config.sql.server, database: config.sql.database }, 'sql ready');
     readiness?.add('sql', async () => {

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defaults } from '../defaults.ts';
 import { AccessError, identityName, who } from '../identity/access-error.ts';
 import type { IdentityDescription } from '../identity/describe.ts';
 import type { SqlClient } from './client.ts';
@@ -6,8 +8,33 @@ import { isSqlError } from './errors.ts';
 /**
  * Reads the inbox once at start: fails with the fix when the database has no user for the identity,
  * the user cannot read, or the migrations have not run. (Write rights show on the first batch.)
+ * A transient failure (a failover, throttling) is retried with backoff for `transientRetryMs`: a
+ * replica that starts during a database blip waits it out instead of exiting.
  */
 export async function checkSqlAccess(
+  db: SqlClient,
+  context: {
+    server: string;
+    database: string;
+    identity: IdentityDescription | undefined;
+    /** @defaultValue 60000 */
+    transientRetryMs?: number;
+    signal?: AbortSignal;
+  },
+): Promise<void> {
+  const deadline = Date.now() + (context.transientRetryMs ?? defaults.sqlStartupRetryMs);
+  for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 5_000)) {
+    try {
+      await readInbox(db, context);
+      return;
+    } catch (error: unknown) {
+      if (!isSqlError(error) || !error.transient || Date.now() + delayMs > deadline) throw error;
+      await sleep(delayMs * (0.8 + Math.random() * 0.4), undefined, { signal: context.signal });
+    }
+  }
+}
+
+async function readInbox(
   db: SqlClient,
   context: { server: string; database: string; identity: IdentityDescription | undefined },
 ): Promise<void> {
