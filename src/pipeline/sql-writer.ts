@@ -36,6 +36,7 @@ const NOT_THE_MESSAGES_FAULT: ReadonlySet<SqlErrorCode> = new Set([
   'PermissionDenied',
   'InvalidStatement',
   'PoolClosed',
+  'CertificateRejected',
 ]);
 
 /** SQL Server compares NVARCHAR keys case-insensitively (default collation): ids that differ by case are one. */

@@ -72,6 +72,17 @@ const PERMANENT_NUMBERS: ReadonlyMap<number, SqlErrorCode> = new Map([
   [40517, 'InvalidStatement'],
 ]);
 
+/** Node's TLS verdicts on a server certificate: a deployment fault, never transient. */
+const CERTIFICATE_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 const SOCKET_CODES = new Set(['ESOCKET', 'ECLOSE', 'ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED']);
 
 type DriverError = {
@@ -113,6 +124,9 @@ export const toSqlError = (e: unknown, loginErrorNumber?: number): SqlError => {
       ...(number ? { number } : {}),
       cause: e,
     });
+  }
+  if (CERTIFICATE_CODES.has(causeCode(d) ?? '') || CERTIFICATE_CODES.has(code ?? '')) {
+    return new SqlError(message, { code: 'CertificateRejected', transient: false, cause: e });
   }
   if (code === 'ETIMEOUT') return new SqlError(message, { code: 'Timeout', transient: true, cause: e });
   if ((code && SOCKET_CODES.has(code)) || SOCKET_CODES.has(causeCode(d) ?? '')) {

@@ -13,6 +13,8 @@ export type SqlErrorCode =
   | 'Timeout'
   /** The connection was closed or reset under the request. */
   | 'ConnectionLost'
+  /** TLS refused the server's certificate (untrusted, expired, wrong name): no retry fixes that. */
+  | 'CertificateRejected'
   /** The login was refused: unknown principal, expired token, no user in the database. */
   | 'LoginFailed'
   /** The identity lacks a permission (229, 230, 262, 1088, 3701). */

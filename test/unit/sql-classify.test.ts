@@ -202,3 +202,17 @@ describe('classification of every error number the SQL stand-in raises', () => {
     },
   );
 });
+
+describe('classification of a refused server certificate', () => {
+  it.each(['SELF_SIGNED_CERT_IN_CHAIN', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED'])(
+    'treats a socket error caused by %s as permanent, not as a lost connection',
+    (tlsCode) => {
+      const e = Object.assign(new Error('Failed to connect: certificate refused'), {
+        name: 'ConnectionError',
+        code: 'ESOCKET',
+        cause: Object.assign(new Error('certificate refused'), { code: tlsCode }),
+      });
+      expect(toSqlError(e)).toMatchObject({ code: 'CertificateRejected', transient: false });
+    },
+  );
+});
