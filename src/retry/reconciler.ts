@@ -1,9 +1,9 @@
-import type { ServiceBusReceiver } from '@azure/service-bus';
+import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
 import Long from 'long';
 import type { Logger } from 'pino';
 import { type BackoffOptions, jitteredDelayMs } from './backoff.ts';
 import type { RetryJobData } from './job.ts';
-import { retryProperties } from './retry-policy.ts';
+import { deferredAttempt, retryProperties } from './retry-policy.ts';
 import type { RetryQueue } from './retry-queue.ts';
 
 export type ReconcilerOptions = BackoffOptions & {
@@ -43,6 +43,20 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   let running: Promise<unknown> | undefined;
   let closed = false;
 
+  /** The job a deferred message waits for, as its properties tell. */
+  const jobOf = (m: ServiceBusReceivedMessage): RetryJobData => {
+    const [code = 'Unknown', ...rest] = String(
+      m.applicationProperties?.[retryProperties.lastError] ?? '',
+    ).split(': ');
+    return {
+      entity: options.entity,
+      sequenceNumber: String(m.sequenceNumber),
+      messageId: String(m.messageId ?? ''),
+      attempt: deferredAttempt(m),
+      lastError: { code, message: rest.join(': ') },
+    };
+  };
+
   const pass = async () => {
     const totals = { peeked: 0, deferred: 0, readded: 0 };
     const peeker = options.createPeeker();
@@ -53,18 +67,18 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         for (const m of messages) {
           if (m.state !== 'deferred' || m.sequenceNumber === undefined) continue;
           totals.deferred++;
-          const properties = m.applicationProperties ?? {};
-          const attempt = Math.max(1, Number(properties[retryProperties.attempt] ?? 1) || 1);
-          const [code = 'Unknown', ...rest] = String(properties[retryProperties.lastError] ?? '').split(': ');
-          const data: RetryJobData = {
-            entity: options.entity,
-            sequenceNumber: m.sequenceNumber.toString(),
-            messageId: String(m.messageId ?? ''),
-            attempt,
-            lastError: { code, message: rest.join(': ') },
-          };
-          if (await options.queue.isLive(data)) continue;
-          if ((await options.queue.add(data, jitteredDelayMs(attempt, options))) === 'added') {
+          if (await options.queue.isLive(jobOf(m))) continue;
+          // The page may be seconds old: its attempt may have run since, and the next one be live.
+          // Adding the old attempt again would start a second chain of jobs for the message.
+          const [now] = await peeker.peekMessages(1, {
+            fromSequenceNumber: Long.fromValue(m.sequenceNumber),
+          });
+          if (!now || !Long.fromValue(m.sequenceNumber).equals(now.sequenceNumber ?? -1)) continue;
+          if (now.state !== 'deferred') continue;
+          const data = jobOf(now);
+          const next = { ...data, attempt: data.attempt + 1 };
+          if ((await options.queue.isLive(data)) || (await options.queue.isLive(next))) continue;
+          if ((await options.queue.add(data, jitteredDelayMs(data.attempt, options))) === 'added') {
             totals.readded++;
           }
         }

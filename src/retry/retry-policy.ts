@@ -56,6 +56,13 @@ export const attemptsUsed = (message: ServiceBusReceivedMessage): number => {
   return Math.max(Number.isFinite(written) ? written : 0, message.deliveryCount ?? 0);
 };
 
+/**
+ * The delayed attempt a deferred message waits for, as its last defer wrote it (1 for a message
+ * deferred without the property: its first job).
+ */
+export const deferredAttempt = (message: Pick<ServiceBusReceivedMessage, 'applicationProperties'>): number =>
+  Math.max(1, Number(message.applicationProperties?.[retryProperties.attempt] ?? 1) || 1);
+
 /** Longest hold of a message before it is abandoned because Redis did not take its job. */
 const redisDownPauseMaxMs = 5_000;
 

@@ -12,7 +12,7 @@ import { serviceBusCode } from '../servicebus/errors.ts';
 import { settle } from '../servicebus/settle.ts';
 import { RetryError } from './errors.ts';
 import { type RetryJobData, retryQueueName, retryQueuePrefix } from './job.ts';
-import type { RetryPolicy } from './retry-policy.ts';
+import { deferredAttempt, type RetryPolicy } from './retry-policy.ts';
 
 /** The receiver calls the retry worker makes. */
 export type DeferredReceiver = Pick<
@@ -69,22 +69,45 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
   let worker: Worker<RetryJobData> | undefined;
   let closing: Promise<void> | undefined;
 
+  /**
+   * The deferred message this job's attempt is for, locked; undefined when the job has nothing to
+   * do: the message was settled, another replica holds this attempt, or a later attempt's job
+   * looks after it (a stale job received it, it would spend a delivery of the message's budget).
+   * The peek first is free: it counts no delivery, a receive does.
+   */
   const receive = async (data: RetryJobData, log: Logger): Promise<ServiceBusReceivedMessage | undefined> => {
+    const sequenceNumber = Long.fromString(data.sequenceNumber);
+    const [peeked] = await receiver.peekMessages(1, { fromSequenceNumber: sequenceNumber });
+    if (!peeked || String(peeked.sequenceNumber) !== data.sequenceNumber) {
+      log.debug({ stage: 'retry' }, 'the deferred message is gone (settled elsewhere); job done');
+      return undefined;
+    }
+    if (peeked.state !== 'deferred') {
+      throw new RetryError('NotDeferredYet', `message ${data.messageId} is not deferred yet`);
+    }
+    const waitsFor = deferredAttempt(peeked);
+    if (waitsFor > data.attempt) {
+      log.debug({ stage: 'retry', waitsFor }, 'a later attempt looks after the message; stale job done');
+      return undefined;
+    }
     try {
-      const [message] = await receiver.receiveDeferredMessages(Long.fromString(data.sequenceNumber));
+      const [message] = await receiver.receiveDeferredMessages(sequenceNumber);
       if (message) return message;
     } catch (error: unknown) {
       const code = serviceBusCode(error);
-      // Locked: another replica runs this attempt right now. Anything else but not-found is a fault.
-      if (code === 'MessageLockLost') return undefined;
+      if (code === 'MessageLockLost') {
+        // Still locked by the attempt before, whose defer (it added this job first) is on its way:
+        // BullMQ runs this job again in a second. Otherwise another replica runs this very attempt.
+        if (waitsFor < data.attempt) {
+          throw new RetryError(
+            'NotDeferredYet',
+            `message ${data.messageId} is not deferred for attempt ${data.attempt} yet`,
+          );
+        }
+        return undefined;
+      }
+      // Anything else but not-found is a fault.
       if (code !== 'MessageNotFound') throw error;
-    }
-    // Not deferred: settled already, or its defer is still on its way (the job was added first).
-    const [peeked] = await receiver.peekMessages(1, {
-      fromSequenceNumber: Long.fromString(data.sequenceNumber),
-    });
-    if (peeked && String(peeked.sequenceNumber) === data.sequenceNumber && peeked.state !== 'deferred') {
-      throw new RetryError('NotDeferredYet', `message ${data.messageId} is not deferred yet`);
     }
     log.debug({ stage: 'retry' }, 'the deferred message is gone (settled elsewhere); job done');
     return undefined;

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
 import { exampleOrderPlaced } from '../../src/handlers/orders/schema-examples.ts';
-import { retryJobId, retryQueueName, retryQueuePrefix } from '../../src/retry/job.ts';
+import { type RetryJobData, retryJobId, retryQueueName, retryQueuePrefix } from '../../src/retry/job.ts';
 import { createRetryQueue } from '../../src/retry/retry-queue.ts';
 import {
   appliedCount,
@@ -235,4 +235,35 @@ describe('the retry tier', () => {
     // The completion did fail once: the job ran a second time and completed the message then.
     expect(system.stack.serviceBus.settlementFailuresLeft()).toBe(0);
   }, 60_000);
+
+  it('leaves a message to its latest attempt: a stale job of an earlier one spends none of its deliveries', async () => {
+    const s = await setup();
+    failInbox(1_000_000);
+    const [id] = await publishOrders(publisher, s.queue, 1);
+    await expect.poll(() => counts(s.queue).deferred, poll).toBe(1);
+    const [deferred] = system.stack.serviceBus.messages(s.queue);
+    const attempt = Number(deferred?.applicationProperties.RetryAttempt);
+    const [job] = await s.jobs.getDelayed();
+    expect(job?.data.attempt).toBe(attempt);
+    await job?.changeDelay(600_000); // the live job waits while the stale one runs
+    // The job of the attempt before, as a second chain would have it (a reconciler that added it late).
+    const connection = new Redis(s.redis.url);
+    const queue = createRetryQueue({ connection, logger: testLogger });
+    opened.push({
+      async close() {
+        await queue.close();
+        connection.disconnect();
+      },
+    });
+    const stale = { ...(job?.data as RetryJobData), attempt: attempt - 1 };
+    expect(await queue.add(stale, 0)).toBe('added');
+    await expect.poll(() => s.jobs.getJobState(retryJobId(stale)), poll).toBe('unknown');
+    const [after] = system.stack.serviceBus.messages(s.queue);
+    expect(after).toMatchObject({ state: 'deferred', deliveryCount: deferred?.deliveryCount });
+    expect(after?.applicationProperties.RetryAttempt).toBe(attempt);
+    // The live job still runs the message, once SQL is back.
+    system.stack.sql.faults.clear();
+    await job?.promote();
+    await expectAllAppliedOnce(s, [id as string]);
+  });
 });

@@ -16,7 +16,13 @@ const entity = (size: number) =>
     applicationProperties: { RetryAttempt: 2, RetryLastError: 'Unavailable: database unavailable' },
   })) as unknown as ServiceBusReceivedMessage[];
 
-const setup = (messages: ServiceBusReceivedMessage[], live: Set<string>) => {
+/** `live` holds `sequenceNumber` (any attempt) or `sequenceNumber@attempt`. */
+const setup = (
+  messages: ServiceBusReceivedMessage[],
+  live: Set<string>,
+  /** What a peek of one message sees, when it moved on since its page was read. */
+  now: (m: ServiceBusReceivedMessage) => ServiceBusReceivedMessage = (m) => m,
+) => {
   const peeks: { from: number; count: number }[] = [];
   const added: RetryJobData[] = [];
   const reconciler = createReconciler({
@@ -31,13 +37,15 @@ const setup = (messages: ServiceBusReceivedMessage[], live: Set<string>) => {
     createPeeker: () => ({
       async peekMessages(count, options) {
         const from = Number(options?.fromSequenceNumber ?? 0);
+        const page = messages.filter((m) => Number(m.sequenceNumber) >= from).slice(0, count);
+        if (count === 1) return page.map(now);
         peeks.push({ from, count });
-        return messages.filter((m) => Number(m.sequenceNumber) >= from).slice(0, count);
+        return page;
       },
       async close() {},
     }),
     queue: {
-      isLive: async (d) => live.has(d.sequenceNumber),
+      isLive: async (d) => live.has(d.sequenceNumber) || live.has(`${d.sequenceNumber}@${d.attempt}`),
       add: async (d) => {
         added.push(d);
         return 'added';
@@ -67,5 +75,28 @@ describe('the reconciler', () => {
     expect(peeks.slice(3).map((p) => p.from)).toEqual([31, 41]);
     await reconciler.pass();
     expect(peeks[5]?.from).toBe(0);
+  });
+
+  it('adds nothing for a message whose attempt ran since its page was read and whose next job is live', async () => {
+    const moved = (m: ServiceBusReceivedMessage) =>
+      ({
+        ...m,
+        applicationProperties: { ...m.applicationProperties, RetryAttempt: 3 },
+      }) as ServiceBusReceivedMessage;
+    // 1: deferred again at attempt 3, its job live. 4: its attempt-3 job added, the defer on its way.
+    // 7: moved on to attempt 3 and that job was lost: it gets attempt 3, not the stale 2.
+    const { reconciler, added } = setup(entity(9), new Set(['1@3', '4@3']), (m) =>
+      m.messageId === 'm-4' ? m : moved(m),
+    );
+    expect(await reconciler.pass()).toEqual({ peeked: 9, deferred: 3, readded: 1 });
+    expect(added.map((d) => `${d.sequenceNumber}@${d.attempt}`)).toEqual(['7@3']);
+  });
+
+  it('adds nothing for a message settled since its page was read', async () => {
+    const { reconciler, added } = setup(entity(9), new Set(), (m) =>
+      m.messageId === 'm-1' ? m : ({ ...m, state: 'active' } as ServiceBusReceivedMessage),
+    );
+    expect(await reconciler.pass()).toMatchObject({ readded: 1 });
+    expect(added.map((d) => d.sequenceNumber)).toEqual(['1']);
   });
 });
