@@ -237,7 +237,8 @@ describe('the retry tier', () => {
   }, 60_000);
 
   it('leaves a message to its latest attempt: a stale job of an earlier one spends none of its deliveries', async () => {
-    const s = await setup();
+    // A bound of 10 min: the live job waits (full jitter below it) while the stale one runs.
+    const s = await setup({ RETRY_BASE_DELAY_MS: '600000', RETRY_MAX_DELAY_MS: '600000' });
     failInbox(1_000_000);
     const [id] = await publishOrders(publisher, s.queue, 1);
     await expect.poll(() => counts(s.queue).deferred, poll).toBe(1);
@@ -245,7 +246,7 @@ describe('the retry tier', () => {
     const attempt = Number(deferred?.applicationProperties.RetryAttempt);
     const [job] = await s.jobs.getDelayed();
     expect(job?.data.attempt).toBe(attempt);
-    await job?.changeDelay(600_000); // the live job waits while the stale one runs
+    await job?.changeDelay(600_000); // and certainly waits
     // The job of the attempt before, as a second chain would have it (a reconciler that added it late).
     const connection = new Redis(s.redis.url);
     const queue = createRetryQueue({ connection, logger: testLogger });
