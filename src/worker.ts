@@ -227,6 +227,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       logger,
       drainGraceMs: config.shutdownGraceMs,
       ...(metrics ? { observer: retryMetrics(metrics) } : {}),
+      ...(messageTracing ? { tracing: messageTracing } : {}),
     });
     metrics?.gauge(metricNames.retryQueueDepth, 'Retry jobs waiting or delayed in the BullMQ queue.', {
       collect: async (g) =>

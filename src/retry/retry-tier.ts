@@ -8,6 +8,7 @@ import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
 import { createEntityReceiver, entityPath, type ServiceBusEntity } from '../servicebus/entity.ts';
 import { cloudEventReceiverOptions } from '../servicebus/envelope.ts';
+import type { MessageTracing } from '../telemetry/message-spans.ts';
 import { createReconciler, type Reconciler } from './reconciler.ts';
 import { checkEvictionPolicy, createRedisConnections, type RedisAuth } from './redis.ts';
 import { createRetryPolicy, type RetryPolicy } from './retry-policy.ts';
@@ -25,6 +26,8 @@ export type RetryTierOptions = {
   drainGraceMs: number;
   /** @defaultValue none */
   observer?: RetryWorkerObserver;
+  /** @defaultValue none */
+  tracing?: Pick<MessageTracing, 'inMessageSpan'>;
 };
 
 export type RetryTier = {
@@ -110,6 +113,7 @@ export async function startRetryTier(options: RetryTierOptions): Promise<RetryTi
       concurrency: options.retry.concurrency,
       drainGraceMs: options.drainGraceMs,
       ...(options.observer ? { observer: options.observer } : {}),
+      ...(options.tracing ? { tracing: options.tracing } : {}),
     });
     closer.add('retry worker', () => worker.close());
     await worker.start();

@@ -1,4 +1,5 @@
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import Long from 'long';
@@ -10,6 +11,7 @@ import type { Outcome } from '../pipeline/outcome.ts';
 import { parseCloudEvent } from '../servicebus/envelope.ts';
 import { serviceBusCode } from '../servicebus/errors.ts';
 import { settle } from '../servicebus/settle.ts';
+import type { MessageTracing } from '../telemetry/message-spans.ts';
 import { RetryError } from './errors.ts';
 import { type RetryJobData, retryQueueName, retryQueuePrefix } from './job.ts';
 import { deferredAttempt, type RetryPolicy } from './retry-policy.ts';
@@ -46,6 +48,8 @@ export type RetryWorkerOptions = {
   settleTimeoutMs?: number;
   /** Told each attempt's settled outcome (`gone`: the message was already settled), for metrics. @defaultValue none */
   observer?: RetryWorkerObserver;
+  /** Spans of each attempt in the message's trace (the write and the settle under it). @defaultValue none */
+  tracing?: Pick<MessageTracing, 'inMessageSpan'>;
 };
 
 export type RetryWorkerObserver = { settled(outcome: Outcome | 'gone'): void };
@@ -113,6 +117,26 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
     return undefined;
   };
 
+  /** Writes one received deferred message through the policy and settles it as its outcome says. */
+  const run = async (message: ServiceBusReceivedMessage, log: Logger) => {
+    // A deferred message was parsed once before it was deferred; its timestamps now come as numbers.
+    const parsed = parseCloudEvent(message, options.schemas, { timestampsAsEpochMs: true });
+    const outcome: Outcome = parsed.ok
+      ? await options.policy.run(() => options.write(parsed.event), message, log)
+      : { kind: 'deadLetter', reason: parsed.reason, description: parsed.description };
+    const settleIt = () =>
+      settle(receiver, message, outcome, log, options.settleTimeoutMs ?? defaults.settleTimeoutMs);
+    const report = options.tracing
+      ? await options.tracing.inMessageSpan(message, `${outcome.kind} ${options.entity}`, async (span) => {
+          const r = await settleIt();
+          if (!r.settled)
+            span.setStatus({ code: SpanStatusCode.ERROR, message: r.errorCode ?? 'settle failed' });
+          return r;
+        })
+      : await settleIt();
+    return { outcome, report };
+  };
+
   const process = async (job: Job<RetryJobData>): Promise<void> => {
     const data = job.data;
     const log = logger.child({
@@ -134,18 +158,26 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
       options.observer?.settled('gone');
       return;
     }
-    // A deferred message was parsed once before it was deferred; its timestamps now come as numbers.
-    const parsed = parseCloudEvent(message, options.schemas, { timestampsAsEpochMs: true });
-    const outcome: Outcome = parsed.ok
-      ? await options.policy.run(() => options.write(parsed.event), message, log)
-      : { kind: 'deadLetter', reason: parsed.reason, description: parsed.description };
-    const report = await settle(
-      receiver,
-      message,
-      outcome,
-      log,
-      options.settleTimeoutMs ?? defaults.settleTimeoutMs,
-    );
+    const { tracing } = options;
+    const attempt = tracing
+      ? tracing.inMessageSpan(message, `retry ${options.entity}`, async (span) => {
+          span.setAttributes({
+            'messaging.system': 'servicebus',
+            'messaging.destination.name': options.entity,
+            'messaging.message.id': data.messageId,
+            'messaging.servicebus.message.delivery_count': message.deliveryCount ?? 0,
+            'keyless.retry.attempt': data.attempt,
+          });
+          const result = await run(message, log);
+          span.setAttribute('keyless.outcome', result.outcome.kind);
+          if (result.outcome.kind === 'deadLetter') {
+            span.setAttribute('keyless.dead_letter_reason', result.outcome.reason);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: result.outcome.reason });
+          }
+          return result;
+        })
+      : run(message, log);
+    const { outcome, report } = await attempt;
     if (!report.settled) return;
     options.observer?.settled(outcome);
     if (outcome.kind === 'complete') counts.completed++;

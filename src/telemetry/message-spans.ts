@@ -27,7 +27,8 @@ export type MessageTracing = {
   ): Promise<Map<string, Outcome>>;
   /**
    * Runs `fn` in a span of the message's trace (a retry attempt, say): a child of its span while it
-   * is in flight, else of the publisher's context it carries.
+   * is in flight, else of the publisher's context it carries. While `fn` runs, the batch write and
+   * a nested `inMessageSpan` of the same message hang under this span.
    */
   inMessageSpan<T>(
     message: ServiceBusReceivedMessage,
@@ -107,6 +108,9 @@ export function createMessageTracing(tracer: Tracer, entity: string): MessageTra
           links,
           attributes: { 'db.system.name': 'microsoft.sql_server', 'db.operation.batch.size': events.length },
         },
+        // A root of its own whatever span was active when the batch was flushed (a retry's, say):
+        // it belongs to every message it writes, linked, not to one of them.
+        ROOT_CONTEXT,
         async (batch) => {
           const startTime = Date.now();
           let outcomes: Map<string, Outcome> | undefined;
@@ -144,6 +148,9 @@ export function createMessageTracing(tracer: Tracer, entity: string): MessageTra
       const parent = byMessage.get(message)?.span ?? byId.get(idOf(message));
       const ctx = parent ? trace.setSpan(ROOT_CONTEXT, parent) : publisherContext(message);
       return tracer.startActiveSpan(name, {}, ctx, async (span) => {
+        const id = idOf(message);
+        const outer = byId.get(id);
+        byId.set(id, span);
         try {
           return await fn(span);
         } catch (error: unknown) {
@@ -151,6 +158,10 @@ export function createMessageTracing(tracer: Tracer, entity: string): MessageTra
           span.setStatus({ code: SpanStatusCode.ERROR });
           throw error;
         } finally {
+          if (byId.get(id) === span) {
+            if (outer) byId.set(id, outer);
+            else byId.delete(id);
+          }
           span.end();
         }
       });
