@@ -57,6 +57,7 @@ GRANTS=(
   "operator|sql|db_datareader|database"
   "operator|sql|db_datawriter|database"
   "operator|sql|db_ddladmin|database"
+  "operator|redis|default|redis"
   "operator|rbac|AcrPull|registry"
   "scaler|rbac|Azure Service Bus Data Owner|queue"
 )

@@ -105,6 +105,13 @@ export const grants: readonly Grant[] = [
   },
   {
     principal: 'operator',
+    kind: 'redis',
+    role: 'default',
+    scope: 'redis',
+    why: 'reprocess retries: list, run now or give up the retry queue’s jobs',
+  },
+  {
+    principal: 'operator',
     kind: 'rbac',
     role: 'AcrPull',
     scope: 'registry',

@@ -55,7 +55,7 @@ export function createRetryQueue(options: RetryQueueOptions): RetryQueue {
         }),
       ]);
     } catch (error: unknown) {
-      if (error instanceof RetryError) throw error;
+      if ((error as Error).name === 'RetryError') throw error;
       throw new RetryError('RedisUnavailable', `Redis did not ${what}: ${(error as Error).message}`, {
         cause: error,
       });

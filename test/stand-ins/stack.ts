@@ -126,7 +126,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   await admin.close();
   const sql = await startSqlStandIn({ authority: identity, ca, engine: sqlEngine });
 
-  // Nothing in the pipeline needs Redis yet: a machine without it still runs, and is told how to get it.
+  // Without Redis the worker still runs (transient failures are abandoned, not retried with delays):
+  // a machine without it is told how to get it.
   let redis: LocalRedis | undefined;
   if (options.redis !== false) {
     try {
