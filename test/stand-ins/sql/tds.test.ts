@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect as connectTcp } from 'node:net';
 import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import {
   Connection,
@@ -521,5 +523,23 @@ describe('lifecycle', () => {
     const err = await loginError(c);
     expect(err).toBeInstanceOf(ConnectionError);
     expect(err).toMatchObject({ code: 'ESOCKET' });
+  });
+});
+
+describe('closing', () => {
+  it('stops serving a client that goes away in the middle of its TLS handshake, so close() returns', async () => {
+    const own = await startSqlStandIn({ authority: identity, ca, engine });
+    const socket = connectTcp(own.port, '127.0.0.1');
+    await once(socket, 'connect');
+    // PRELOGIN asking for encryption (MS-TDS 2.2.6.5): ENCRYPTION at offset 6, length 1, ON.
+    const payload = Buffer.from([0x01, 0x00, 0x06, 0x00, 0x01, 0xff, 0x01]);
+    const header = Buffer.from([0x12, 0x01, 0x00, 8 + payload.length, 0x00, 0x00, 0x01, 0x00]);
+    socket.write(Buffer.concat([header, payload]));
+    // The answer says ON: the stand-in now waits for the client's ClientHello, which never comes.
+    const [answer] = (await once(socket, 'data')) as [Buffer];
+    expect(answer[0]).toBe(0x04);
+    socket.destroy();
+    await expect.poll(() => own.connections()).toBe(0);
+    await own.close();
   });
 });

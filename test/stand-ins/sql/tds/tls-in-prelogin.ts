@@ -70,10 +70,17 @@ export function startTlsInPrelogin(socket: Socket, options: TlsInPreloginOptions
       socket.destroy();
       reject(err);
     };
+    // A client that goes away mid-handshake (killed, or its connection dropped) closes the TLS
+    // socket without an error: without this the connection would be served forever.
+    const onClose = (): void => onError(new Error('the connection closed during the TLS handshake'));
     tls.once('error', onError);
+    tls.once('close', onClose);
+    socket.once('close', onClose);
     tls.once('secure', () => {
       secured = true;
       tls.off('error', onError);
+      tls.off('close', onClose);
+      socket.off('close', onClose);
       resolve(tls);
     });
   });
