@@ -25,6 +25,7 @@ export type DeferredReceiver = Pick<
   | 'abandonMessage'
   | 'deferMessage'
   | 'deadLetterMessage'
+  | 'renewMessageLock'
   | 'close'
 >;
 
@@ -117,8 +118,46 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
     return undefined;
   };
 
+  /**
+   * Keeps the lock of a deferred message received by sequence number while its attempt runs: the
+   * SDK renews only the locks of messages it delivered itself. Renews at half the time left, so an
+   * attempt slower than the entity's lock duration (SQL slow, immediate retries waiting) still
+   * settles. Returns the stop.
+   */
+  const keepLocked = (message: ServiceBusReceivedMessage, log: Logger): (() => void) => {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const schedule = (until: number | undefined) => {
+      if (stopped || until === undefined) return;
+      timer = setTimeout(renew, Math.max(200, (until - Date.now()) / 2));
+    };
+    const renew = () => {
+      receiver.renewMessageLock(message).then(
+        (until) => schedule(until.getTime()),
+        (error: unknown) => {
+          // The settlement says what this means; nothing more can be done for the lock here.
+          if (!stopped) log.warn({ stage: 'retry', code: serviceBusCode(error) }, 'lock renewal failed');
+        },
+      );
+    };
+    schedule(message.lockedUntilUtc?.getTime());
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  };
+
   /** Writes one received deferred message through the policy and settles it as its outcome says. */
   const run = async (message: ServiceBusReceivedMessage, log: Logger) => {
+    const release = keepLocked(message, log);
+    try {
+      return await writeAndSettle(message, log);
+    } finally {
+      release();
+    }
+  };
+
+  const writeAndSettle = async (message: ServiceBusReceivedMessage, log: Logger) => {
     // A deferred message was parsed once before it was deferred; its timestamps now come as numbers.
     const parsed = parseCloudEvent(message, options.schemas, { timestampsAsEpochMs: true });
     const outcome: Outcome = parsed.ok

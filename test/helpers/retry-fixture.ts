@@ -28,10 +28,13 @@ export const fastRetries: Record<string, string> = {
 export const testLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 /** Creates a queue on the stack's Service Bus that the publisher may send to. */
-export function createTestQueue(system: SystemStack, options: { maxDeliveryCount?: number } = {}): string {
+export function createTestQueue(
+  system: SystemStack,
+  options: { maxDeliveryCount?: number; lockDurationMs?: number } = {},
+): string {
   const name = `retry-${randomUUID().slice(0, 8)}`;
   system.stack.serviceBus.createQueue(name, {
-    lockDurationMs: 3_000,
+    lockDurationMs: options.lockDurationMs ?? 3_000,
     maxDeliveryCount: options.maxDeliveryCount ?? 10,
   });
   return name;

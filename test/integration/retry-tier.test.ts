@@ -42,10 +42,14 @@ afterAll(async () => {
   await system?.close();
 });
 
-const setup = async (env: Record<string, string> = {}, maxDeliveryCount?: number) => {
+const setup = async (
+  env: Record<string, string> = {},
+  maxDeliveryCount?: number,
+  lockDurationMs?: number,
+) => {
   const redis = await startRedisServer();
   opened.push(redis);
-  const queue = createTestQueue(system, { maxDeliveryCount });
+  const queue = createTestQueue(system, { maxDeliveryCount, lockDurationMs });
   const worker = await startTestWorker(system, queue, redis.url, env);
   opened.push(worker);
   const jobs = inspectRetryQueue(redis.url);
@@ -266,5 +270,34 @@ describe('the retry tier', () => {
     system.stack.sql.faults.clear();
     await job?.promote();
     await expectAllAppliedOnce(s, [id as string]);
+  });
+
+  it('on close lets a running retry job finish within the grace period, then closes every Redis connection', async () => {
+    // A lock of 1 s: the attempt below outlasts it, so it settles only if its lock is renewed.
+    const s = await setup({}, undefined, 1_000);
+    const admin = new Redis(s.redis.url);
+    opened.push({ close: async () => admin.disconnect() });
+    failInbox(3);
+    const ids = await publishOrders(publisher, s.queue, 1);
+    await expect.poll(() => counts(s.queue).deferred, poll).toBe(1);
+    // The retry's write is slow (each SQL request 200 ms): it still runs when the worker is told to stop.
+    system.stack.sql.faults.setLatency(200);
+    await expect.poll(() => s.jobs.getActiveCount(), { ...poll, interval: 10 }).toBe(1);
+    const started = Date.now();
+    await s.worker.close();
+    const closedIn = Date.now() - started;
+    expect(closedIn).toBeLessThan(5_000); // SHUTDOWN_GRACE_MS of fastRetries
+    expect(closedIn).toBeGreaterThan(1_000); // it waited for the attempt, which outlasted the lock
+    system.stack.sql.faults.setLatency(0);
+    // It finished: completed, not left to a lapsed lock.
+    expect(system.stack.serviceBus.completedMessageIds(s.queue)).toEqual(ids);
+    expect(counts(s.queue)).toMatchObject({ active: 0, locked: 0, deferred: 0 });
+    expect(await appliedCount(system, ids)).toBe(1);
+    // Left: this test's own connections (the job inspector and this one), none of the worker's.
+    await s.jobs.close();
+    const clients = String(await admin.client('LIST'))
+      .trim()
+      .split('\n');
+    expect(clients).toHaveLength(2);
   });
 });
