@@ -16,7 +16,7 @@ export const variables = {
   SERVICEBUS_SUBSCRIPTION: 'subscription of SERVICEBUS_TOPIC',
   SERVICEBUS_ENDPOINT: 'custom AMQP endpoint, sb://HOST:PORT (local stand-in; default: the namespace)',
   SERVICEBUS_CONCURRENCY: `messages in flight, the credit window (default ${defaults.serviceBusConcurrency})`,
-  SERVICEBUS_LOCK_RENEWAL_MAX_MS: `upper bound of automatic lock renewal, in ms (default ${defaults.lockRenewalMaxMs})`,
+  SERVICEBUS_LOCK_RENEWAL_MAX_MS: `how long the lock of one held message is renewed at most, in ms (default ${defaults.lockRenewalMaxMs})`,
   SQL_SERVER: 'server host name, NAME.database.windows.net (required)',
   SQL_PORT: `TDS port (default ${defaults.sqlPort})`,
   SQL_DATABASE: 'database name (required: the identity has no user in master)',

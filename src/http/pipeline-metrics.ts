@@ -64,13 +64,13 @@ export function consumerMetrics(metrics: Metrics, now: () => number = Date.now):
   );
   const renewed = metrics.counter(
     n.lockRenewedMessages,
-    'Messages whose lock the Service Bus SDK renewed at least once before settlement.',
+    'Messages whose lock was renewed at least once before settlement.',
   );
-  // The SDK renews locks itself and tells only of failures; a renewal shows as a later lockedUntilUtc.
+  // The consumer renews locks and tells only of failures; a renewal shows as a later lockedUntilUtc.
   const lockedUntil = new WeakMap<ServiceBusReceivedMessage, number>();
   const renewalFailures = metrics.counter(
     n.lockRenewalFailures,
-    'Automatic lock renewals that failed, as the Service Bus SDK reports them.',
+    'Lock renewals that failed (the lock was lost).',
   );
   const receiveErrors = metrics.counter(
     n.receiveErrors,

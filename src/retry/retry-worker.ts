@@ -10,6 +10,7 @@ import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
 import { parseCloudEvent } from '../servicebus/envelope.ts';
 import { serviceBusCode } from '../servicebus/errors.ts';
+import { keepLocked } from '../servicebus/lock-renewal.ts';
 import { settle } from '../servicebus/settle.ts';
 import type { MessageTracing } from '../telemetry/message-spans.ts';
 import { RetryError } from './errors.ts';
@@ -47,6 +48,8 @@ export type RetryWorkerOptions = {
   drainGraceMs: number;
   /** @defaultValue 10000 */
   settleTimeoutMs?: number;
+  /** How long one attempt's lock is renewed at most. @defaultValue defaults.lockRenewalMaxMs */
+  lockRenewalMaxMs?: number;
   /** Told each attempt's settled outcome (`gone`: the message was already settled), for metrics. @defaultValue none */
   observer?: RetryWorkerObserver;
   /** Spans of each attempt in the message's trace (the write and the settle under it). @defaultValue none */
@@ -118,53 +121,32 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
     return undefined;
   };
 
-  /**
-   * Keeps the lock of a deferred message received by sequence number while its attempt runs: the
-   * SDK renews only the locks of messages it delivered itself. Renews at half the time left, so an
-   * attempt slower than the entity's lock duration (SQL slow, immediate retries waiting) still
-   * settles. Returns the stop.
-   */
-  const keepLocked = (message: ServiceBusReceivedMessage, log: Logger): (() => void) => {
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const schedule = (until: number | undefined) => {
-      if (stopped || until === undefined) return;
-      timer = setTimeout(renew, Math.max(200, (until - Date.now()) / 2));
-    };
-    const renew = () => {
-      receiver.renewMessageLock(message).then(
-        (until) => schedule(until.getTime()),
-        (error: unknown) => {
-          // The settlement says what this means; nothing more can be done for the lock here.
-          if (!stopped) log.warn({ stage: 'retry', code: serviceBusCode(error) }, 'lock renewal failed');
-        },
-      );
-    };
-    schedule(message.lockedUntilUtc?.getTime());
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  };
-
   /** Writes one received deferred message through the policy and settles it as its outcome says. */
   const run = async (message: ServiceBusReceivedMessage, log: Logger) => {
-    const release = keepLocked(message, log);
+    // The SDK renews only the locks of messages it delivered itself, not of one received by
+    // sequence number: an attempt slower than the entity's lock duration would lose its lock.
+    const release = keepLocked(receiver, message, {
+      maxMs: options.lockRenewalMaxMs ?? defaults.lockRenewalMaxMs,
+      onError: (error) =>
+        log.warn({ stage: 'retry', code: serviceBusCode(error), err: error }, 'renewing the lock failed'),
+    });
     try {
-      return await writeAndSettle(message, log);
+      return await writeAndSettle(message, log, release);
     } finally {
       release();
     }
   };
 
-  const writeAndSettle = async (message: ServiceBusReceivedMessage, log: Logger) => {
+  const writeAndSettle = async (message: ServiceBusReceivedMessage, log: Logger, stopRenewal: () => void) => {
     // A deferred message was parsed once before it was deferred; its timestamps now come as numbers.
     const parsed = parseCloudEvent(message, options.schemas, { timestampsAsEpochMs: true });
     const outcome: Outcome = parsed.ok
       ? await options.policy.run(() => options.write(parsed.event), message, log)
       : { kind: 'deadLetter', reason: parsed.reason, description: parsed.description };
-    const settleIt = () =>
-      settle(receiver, message, outcome, log, options.settleTimeoutMs ?? defaults.settleTimeoutMs);
+    const settleIt = () => {
+      stopRenewal(); // no renewal races the settlement
+      return settle(receiver, message, outcome, log, options.settleTimeoutMs ?? defaults.settleTimeoutMs);
+    };
     const report = options.tracing
       ? await options.tracing.inMessageSpan(message, `${outcome.kind} ${options.entity}`, async (span) => {
           const r = await settleIt();

@@ -21,6 +21,7 @@ export type ConsumerReceiver = Pick<
   | 'abandonMessage'
   | 'deferMessage'
   | 'deadLetterMessage'
+  | 'renewMessageLock'
   | 'peekMessages'
   | 'close'
 >;

@@ -14,6 +14,8 @@ import {
   resolveConsumerOptions,
 } from './consumer-options.ts';
 import { entityPath } from './entity.ts';
+import { serviceBusCode } from './errors.ts';
+import { keepLocked } from './lock-renewal.ts';
 import { createReceiverLink } from './receiver-link.ts';
 import { describeError, type SettlementReport, settle } from './settle.ts';
 import { createReceiverWatchdog, type ReceiverWatchdog } from './watchdog.ts';
@@ -67,7 +69,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     message: ServiceBusReceivedMessage,
     { outcome, stage }: Decision,
     log: Logger,
+    stopRenewal: () => void,
   ): Promise<void> => {
+    // As the SDK does: no renewal races the settlement, and after a failed one the lock lapses.
+    stopRenewal();
     observe.settling(message, outcome);
     const report = await settle(from, message, outcome, log, o.settleTimeoutMs);
     count(report);
@@ -86,10 +91,19 @@ export function createConsumer(options: ConsumerOptions): Consumer {
 
   /** Receive → decide → settle for one message; never rejects. */
   const work = async (from: ConsumerReceiver, message: ServiceBusReceivedMessage, log: Logger) => {
+    const stopRenewal = keepLocked(from, message, {
+      maxMs: o.lockRenewalMaxMs,
+      onError: (error) => {
+        const code = serviceBusCode(error);
+        log.warn({ stage: 'renewLock', code, err: error }, 'renewing the lock failed');
+        observe.receiveError('renewLock', code);
+      },
+      now: o.now,
+    });
     // Credit already granted can still bring messages after close began: hand them straight back.
     if (state.current !== 'running') {
       const outcome: Outcome = { kind: 'abandon', error: new Error('consumer is closing') };
-      await settleOnce(from, message, { outcome, stage: 'write' }, log);
+      await settleOnce(from, message, { outcome, stage: 'write' }, log, stopRenewal);
       return;
     }
     let decision: Decision;
@@ -101,7 +115,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       decision = { outcome: { kind: 'abandon', error }, stage: 'validate' };
     }
     observe.decided(message, decision.outcome);
-    await settleOnce(from, message, decision, log);
+    await settleOnce(from, message, decision, log, stopRenewal);
   };
 
   const onMessage = async (from: ConsumerReceiver, message: ServiceBusReceivedMessage): Promise<void> => {
@@ -127,7 +141,6 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     client: o.client,
     entity: o.entity,
     creditWindow: o.concurrency,
-    lockRenewalMaxMs: o.lockRenewalMaxMs,
     onMessage,
     onReceiveError: (source, code) => observe.receiveError(source, code),
     logger,

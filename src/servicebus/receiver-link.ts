@@ -23,7 +23,6 @@ export type ReceiverLinkOptions = {
   entity: ServiceBusEntity;
   /** Messages held at once: the credit window, and the SDK's concurrent `onMessage` calls. */
   creditWindow: number;
-  lockRenewalMaxMs: number;
   /** Called once per delivered message with the receiver that must settle it. */
   onMessage: (from: ConsumerReceiver, message: ServiceBusReceivedMessage) => Promise<void>;
   /** Told of each error the SDK reports while receiving (`renewLock`: a lock renewal failed). */
@@ -46,8 +45,8 @@ export type ReceiverLink = {
 };
 
 /**
- * The receive link of a consumer: peek-lock, manual settlement, automatic lock renewal for every
- * message held (the SDK stops a message's renewal when it is settled), raw bodies.
+ * The receive link of a consumer: peek-lock, manual settlement, raw bodies; the consumer renews
+ * the locks of the messages it holds.
  */
 export function createReceiverLink(options: ReceiverLinkOptions): ReceiverLink {
   const { client, entity, logger } = options;
@@ -56,7 +55,9 @@ export function createReceiverLink(options: ReceiverLinkOptions): ReceiverLink {
 
   const receiverOptions: ServiceBusReceiverOptions = {
     receiveMode: 'peekLock',
-    maxAutoLockRenewalDurationInMs: options.lockRenewalMaxMs,
+    // The consumer renews each held message's lock itself (lock-renewal.ts): the SDK's renewal
+    // outlives a failed settlement of a message received before a reconnect.
+    maxAutoLockRenewalDurationInMs: 0,
     ...cloudEventReceiverOptions,
   };
   const createReceiver = (): ConsumerReceiver => createEntityReceiver(client, entity, receiverOptions);

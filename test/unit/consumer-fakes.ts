@@ -17,6 +17,10 @@ export type FakeReceiver = ConsumerReceiver & {
   handlers?: MessageHandlers;
   subscribeOptions?: SubscribeOptions;
   settlements: Settlement[];
+  /** Message ids whose lock the consumer renewed, once per renewal. */
+  renewals: unknown[];
+  /** How long each renewal extends a lock. @defaultValue 30000 */
+  lockDurationMs?: number;
   subscriptionClosed: boolean;
   closed: boolean;
   /** What the next settlement call throws, once. */
@@ -33,6 +37,7 @@ export function fakeClient(peekable: () => ServiceBusReceivedMessage[] = () => [
       const receiver: FakeReceiver = {
         args,
         settlements: [],
+        renewals: [],
         subscriptionClosed: false,
         closed: false,
         subscribe(handlers, options) {
@@ -48,6 +53,12 @@ export function fakeClient(peekable: () => ServiceBusReceivedMessage[] = () => [
         abandonMessage: async (m) => record('abandon', m),
         deferMessage: async (m) => record('defer', m),
         deadLetterMessage: async (m, options) => record('deadLetter', m, options),
+        renewMessageLock: async (m) => {
+          receiver.renewals.push(m.messageId);
+          const until = new Date(Date.now() + (receiver.lockDurationMs ?? 30_000));
+          (m as { lockedUntilUtc?: Date }).lockedUntilUtc = until;
+          return until;
+        },
         peekMessages: async () => peekable(),
         close: async () => {
           receiver.closed = true;

@@ -33,13 +33,13 @@ function setup(patch: Partial<ConsumerOptions> = {}) {
 }
 
 describe('consumer', () => {
-  it('subscribes in peek-lock with manual settlement, the credit window and lock renewal it was given', async () => {
+  it('subscribes in peek-lock with manual settlement and the credit window, renewing locks itself', async () => {
     const { consumer, receiver, bus } = setup({ concurrency: 8, lockRenewalMaxMs: 600_000 });
     await consumer.start();
     expect(bus.receivers[0]?.args[0]).toBe('orders');
     expect(receiverOptionsOf(receiver())).toMatchObject({
       receiveMode: 'peekLock',
-      maxAutoLockRenewalDurationInMs: 600_000,
+      maxAutoLockRenewalDurationInMs: 0,
     });
     expect(receiver().subscribeOptions).toEqual({ autoCompleteMessages: false, maxConcurrentCalls: 8 });
     await consumer.close();
@@ -150,6 +150,48 @@ describe('consumer', () => {
       expect.objectContaining({ stage: 'settle', code: 'SettleTimeout', messageId: 'e-8' }),
     );
     expect(consumer.stats()).toMatchObject({ settleFailures: 1, inFlight: 0 });
+    await consumer.close();
+  });
+
+  it('renews the lock of a message while it is handled, and never once its settlement failed', async () => {
+    const gate = deferred<Outcome>();
+    const { consumer, receiver, handle } = setup({ settleTimeoutMs: 30 });
+    handle.mockImplementationOnce(() => gate.promise);
+    await consumer.start();
+    receiver().lockDurationMs = 200;
+    const message = receivedEvent('e-9');
+    (message as { lockedUntilUtc?: Date }).lockedUntilUtc = new Date(Date.now() + 200);
+    receiver().hangNextSettlement = true;
+    const delivered = receiver().deliver(message);
+    await vi.waitFor(() => expect(receiver().renewals.length).toBeGreaterThanOrEqual(3), { timeout: 2_000 });
+    gate.resolve({ kind: 'complete' });
+    await delivered;
+    expect(consumer.stats()).toMatchObject({ settleFailures: 1, inFlight: 0 });
+    // The settlement got no answer: the lock must lapse so that Service Bus delivers the message again.
+    const renewed = receiver().renewals.length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(receiver().renewals).toHaveLength(renewed);
+    await consumer.close();
+  });
+
+  it('stops renewing a lock at the renewal limit', async () => {
+    const gate = deferred<Outcome>();
+    const { consumer, receiver, handle } = setup({ lockRenewalMaxMs: 400, drainGraceMs: 100 });
+    handle.mockImplementationOnce(() => gate.promise);
+    await consumer.start();
+    receiver().lockDurationMs = 150;
+    const message = receivedEvent('e-10');
+    (message as { lockedUntilUtc?: Date }).lockedUntilUtc = new Date(Date.now() + 150);
+    const delivered = receiver().deliver(message);
+    await new Promise((r) => setTimeout(r, 900));
+    // About one renewal per 75 ms while the limit lasts, then none.
+    const renewals = receiver().renewals.length;
+    expect(renewals).toBeGreaterThanOrEqual(2);
+    expect(renewals).toBeLessThanOrEqual(7);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver().renewals).toHaveLength(renewals);
+    gate.resolve({ kind: 'complete' });
+    await delivered;
     await consumer.close();
   });
 
