@@ -1,4 +1,4 @@
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
@@ -6,6 +6,7 @@ import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
+import { KeptSpanExporter } from '../helpers/kept-span-exporter.ts';
 import {
   createTestQueue,
   fastRetries,
@@ -22,12 +23,6 @@ let system: SystemStack;
 let redis: RedisServer;
 let worker: Worker;
 let queue: string;
-/** Keeps its spans when the worker's close shuts the tracer provider down. */
-class KeptSpanExporter extends InMemorySpanExporter {
-  override shutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 const exporter = new KeptSpanExporter();
 const event = sampleEvent(orderPlacedType, exampleData.get(orderPlacedType)?.(3));
 

@@ -1,5 +1,5 @@
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
@@ -8,18 +8,13 @@ import { toServiceBusMessage } from '../../src/servicebus/envelope.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
+import { KeptSpanExporter } from '../helpers/kept-span-exporter.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { capturingLogger } from '../unit/consumer-fakes.ts';
 
 // The worker in this process, so an in-memory exporter sees the publisher's spans and the worker's.
 let system: SystemStack;
 let worker: Worker;
-/** Keeps its spans when the worker's close shuts the tracer provider down (the base class forgets them). */
-class KeptSpanExporter extends InMemorySpanExporter {
-  override shutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 const exporter = new KeptSpanExporter();
 const { logger, lines } = capturingLogger();
 const queue = 'orders-traces';
