@@ -6,6 +6,8 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { ServiceBusClient } from '@azure/service-bus';
 import { migrate } from '../../src/sql/migrate.ts';
 import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
+import { ensureLocalRedis } from '../../test/stand-ins/redis.ts';
+import { freePort } from '../../test/stand-ins/redis-server.ts';
 import { type LocalStack, startLocalStack } from '../../test/stand-ins/stack.ts';
 import { trustCertificateAuthority } from '../../test/stand-ins/tls-trust.ts';
 
@@ -15,12 +17,17 @@ export type BenchStack = {
   publisher: ServiceBusClient;
   /** Operator connections: lag queries and the SQL-only comparison. */
   pool: SqlPool;
+  /** The worker's environment: the stack's, with the bench's own Redis. */
+  env: Record<string, string>;
   /** A new queue the worker may receive from and the publisher may send to. */
   newQueue(name: string): string;
   close(): Promise<void>;
 };
 
 export async function startBenchStack(): Promise<BenchStack> {
+  // A Redis of its own: the retry queue's name is fixed, so a worker on the shared one could take
+  // another local stack's retry jobs, and the outage case fills it with thousands of them.
+  const redis = await ensureLocalRedis({ port: await freePort(), preferDefault: false });
   // Its own directory: a bench must not take the place of a `npm run stack` others may use.
   const dir = await mkdtemp(join(tmpdir(), 'keyless-bench-'));
   const stack = await startLocalStack({ dir, redis: false });
@@ -56,6 +63,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     stack,
     publisher,
     pool,
+    env: { ...stack.env('worker'), REDIS_URL: redis.url },
     newQueue(name) {
       stack.serviceBus.createQueue(name, { lockDurationMs: 30_000, maxDeliveryCount: 10 });
       return name;
@@ -64,6 +72,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       await publisher.close().catch(() => undefined);
       await pool.close().catch(() => undefined);
       await stack.close();
+      await redis.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

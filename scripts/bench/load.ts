@@ -2,17 +2,31 @@ import type { ServiceBusSender } from '@azure/service-bus';
 import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
 import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
 import { toServiceBusMessage } from '../../src/servicebus/envelope.ts';
-import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { generatePublishItems, sampleEvent } from '../../src/servicebus/sample-messages.ts';
+import { type PublishItem, publishEvents } from '../../src/servicebus/publisher.ts';
+import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
 import type { SqlClient } from '../../src/sql/client.ts';
 import { percentile } from './proc.ts';
 
 const dataFor = (type: string, n: number) => exampleData.get(type)?.(n);
 
-/** Publishes a backlog of valid order.placed events, as `npm run publish -- --count N` does. */
-export async function publishBacklog(sender: ServiceBusSender, count: number): Promise<void> {
-  const items = generatePublishItems({ count, types: [orderPlacedType], dataFor });
-  const summary = await publishEvents(sender, items);
+/**
+ * Publishes a backlog of valid order.placed events under `source` (their inbox rows can be told
+ * apart by it). With `at`, the broker holds them until then (scheduled enqueue), so that the whole
+ * backlog appears at once, however long publishing took.
+ */
+export async function publishBacklog(
+  sender: ServiceBusSender,
+  count: number,
+  options: { source?: string; at?: Date } = {},
+): Promise<void> {
+  const { source, at } = options;
+  function* items(): Generator<PublishItem> {
+    for (let n = 0; n < count; n++) {
+      const event = sampleEvent(orderPlacedType, dataFor(orderPlacedType, n), source);
+      yield at ? { raw: { ...toServiceBusMessage(event), scheduledEnqueueTimeUtc: at } } : event;
+    }
+  }
+  const summary = await publishEvents(sender, items());
   if (summary.failed > 0) throw new Error(`publishing the backlog: ${summary.failed} of ${count} failed`);
 }
 
@@ -55,3 +69,13 @@ export const lagSummary = (lags: readonly number[]) => ({
   p50: percentile(lags, 0.5),
   p99: percentile(lags, 0.99),
 });
+
+/** How many events from `source` are applied, and when the last one was committed (epoch ms). */
+export async function appliedFrom(db: SqlClient, source: string): Promise<{ count: number; lastMs: number }> {
+  const { rows } = await db.query(
+    'SELECT COUNT(*) AS n, MAX(ProcessedAt) AS last FROM dbo.Inbox WHERE Source = @source',
+    { source: { type: 'nvarchar', value: source } },
+  );
+  const last = rows[0]?.last as Date | null | undefined;
+  return { count: Number(rows[0]?.n ?? 0), lastMs: last ? last.getTime() : Number.NaN };
+}

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { defaults } from '../../src/defaults.ts';
 import type { BenchStack } from './bench-stack.ts';
 import { lagOf, lagSummary, offerLoad, publishBacklog } from './load.ts';
 import { ownCpuMicros, peakRssMiB, processCpuMicros } from './proc.ts';
@@ -21,20 +22,59 @@ export type Configuration = {
   onLine?: (line: string) => void;
 };
 
+/** Figures over the middle of a drain: from `steadyShare.from` to `steadyShare.to` of the backlog completed. */
+export type SteadyFigures = {
+  messages: number;
+  msgsPerSec: number;
+  workerCpuMicrosPerMsg: number;
+  stackCpuMicrosPerMsg: number;
+  /** Its bounds on the monotonic clock in µs, the clock of a `.cpuprofile`'s timestamps. */
+  fromMonoMicros: number;
+  toMonoMicros: number;
+};
+
 export type RunResult = {
   name: string;
   backlog: number;
+  /** The credit window the program ran with (SERVICEBUS_CONCURRENCY). */
+  window: number;
   msgsPerSec: number;
   workerCpuMicrosPerMsg: number;
   stackCpuMicrosPerMsg: number;
   peakRssMiB: number;
   lagP50Ms: number;
   lagP99Ms: number;
+  steady: SteadyFigures;
+};
+
+/**
+ * The steady part of a drain. Before 20 % the JIT is still compiling and connections fill their
+ * windows (a 5,000 drain is mostly that); after 80 % come the last partial batches. Both programs
+ * are cut at the same shares, so their ratio compares like with like.
+ */
+export const steadyShare = { from: 0.2, to: 0.8 } as const;
+
+type Sample = { completed: number; cpu: number; stackCpu: number; ms: number; monoMicros: number };
+
+const steadyOf = (a: Sample, b: Sample): SteadyFigures => {
+  const messages = b.completed - a.completed;
+  return {
+    messages,
+    msgsPerSec: messages / ((b.ms - a.ms) / 1000),
+    workerCpuMicrosPerMsg: (b.cpu - a.cpu) / messages,
+    stackCpuMicrosPerMsg: (b.stackCpu - a.stackCpu) / messages,
+    fromMonoMicros: a.monoMicros,
+    toMonoMicros: b.monoMicros,
+  };
 };
 
 const programs = { worker: 'src/main.ts', floor: 'scripts/bench/floor-receiver.ts' } as const;
 
-function startProgram(c: Configuration, env: Record<string, string>): Promise<ChildProcess> {
+/** Starts the program as its own process; resolves once it logs `worker running`. */
+export function startProgram(
+  c: Pick<Configuration, 'name' | 'program' | 'nodeFlags' | 'onLine'>,
+  env: Record<string, string>,
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...(c.nodeFlags ?? []), programs[c.program]], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -55,7 +95,7 @@ function startProgram(c: Configuration, env: Record<string, string>): Promise<Ch
   });
 }
 
-const until = async (check: () => boolean, what: string, timeoutMs: number): Promise<void> => {
+export const until = async (check: () => boolean, what: string, timeoutMs: number): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`${what} not done within ${timeoutMs} ms`);
@@ -74,32 +114,50 @@ export async function runConfiguration(bench: BenchStack, c: Configuration): Pro
   const completed = () => bench.stack.serviceBus.completedMessageIds(queue).length;
   try {
     await publishBacklog(sender, c.backlog);
-    const child = await startProgram(c, {
-      ...bench.stack.env('worker'),
+    // The window is set for both programs alike, so that the floor never runs at another one.
+    const env = {
+      ...bench.env,
       SERVICEBUS_QUEUE: queue,
+      SERVICEBUS_CONCURRENCY: String(defaults.serviceBusConcurrency),
       ...c.env,
-    });
+    };
+    const child = await startProgram(c, env);
     const exited = new Promise((r) => child.once('exit', r));
     const pid = child.pid as number;
     try {
-      const [cpu0, stack0, t0, done0] = [
-        processCpuMicros(pid),
-        ownCpuMicros(),
-        performance.now(),
-        completed(),
-      ];
-      await until(() => completed() >= c.backlog, `${c.name}: draining ${c.backlog}`, 900_000);
-      const seconds = (performance.now() - t0) / 1000;
-      const messages = c.backlog - done0;
+      const sample = (): Sample => ({
+        completed: completed(),
+        cpu: processCpuMicros(pid),
+        stackCpu: ownCpuMicros(),
+        ms: performance.now(),
+        monoMicros: Number(process.hrtime.bigint() / 1000n),
+      });
+      const start = sample();
+      const bounds = [steadyShare.from, steadyShare.to].map((s) => Math.round(s * c.backlog));
+      const marks: Sample[] = [];
+      await until(
+        () => {
+          const done = completed();
+          if (marks.length < bounds.length && done >= (bounds[marks.length] as number)) marks.push(sample());
+          return done >= c.backlog;
+        },
+        `${c.name}: draining ${c.backlog}`,
+        900_000,
+      );
+      const end = sample();
+      const [from = start, to = end] = marks;
+      const messages = c.backlog - start.completed;
       const result: RunResult = {
         name: c.name,
         backlog: c.backlog,
-        msgsPerSec: messages / seconds,
-        workerCpuMicrosPerMsg: (processCpuMicros(pid) - cpu0) / messages,
-        stackCpuMicrosPerMsg: (ownCpuMicros() - stack0) / messages,
+        window: Number(env.SERVICEBUS_CONCURRENCY),
+        msgsPerSec: messages / ((end.ms - start.ms) / 1000),
+        workerCpuMicrosPerMsg: (end.cpu - start.cpu) / messages,
+        stackCpuMicrosPerMsg: (end.stackCpu - start.stackCpu) / messages,
         peakRssMiB: peakRssMiB(pid),
         lagP50Ms: Number.NaN,
         lagP99Ms: Number.NaN,
+        steady: steadyOf(from, to),
       };
       // The floor writes nothing to SQL, so it has no commit to measure a lag to.
       if (c.lagSeconds > 0 && c.program === 'worker') {

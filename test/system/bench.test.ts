@@ -4,16 +4,29 @@ import { describe, expect, it } from 'vitest';
 
 const root = new URL('../..', import.meta.url).pathname;
 const number = /^\d+(\.\d+)?$/;
-
-// The benchmark asserts nothing itself; this checks that it runs end to end and prints every figure.
-describe('npm run bench', () => {
-  it('prints every figure of every configuration, the ratios and the SQL-only part', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['scripts/bench.ts', '--tiny'], {
+const bench = async (args: string[]): Promise<string> =>
+  (
+    await promisify(execFile)(process.execPath, ['scripts/bench.ts', ...args], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '' },
       timeout: 150_000,
       maxBuffer: 1 << 20,
-    });
+    })
+  ).stdout;
+
+// The benchmark asserts nothing itself; this checks that it runs end to end and prints every figure.
+describe('npm run bench', () => {
+  it('prints the floor and the worker at one credit window, every configuration, the ratios and the SQL-only part', async () => {
+    const stdout = await bench(['--tiny']);
+    const equal = [
+      ...stdout.matchAll(/^ {2}(sdk-floor|worker).* window +(\d+) +(\d+) msgs\/s +(\d+) µs CPU\/msg$/gm),
+    ];
+    expect(equal.map((m) => m[1])).toEqual(['sdk-floor', 'worker']);
+    // Both at the worker's default window: a smaller one slows the floor and flatters the ratio.
+    expect(equal.map((m) => m[2])).toEqual(['256', '256']);
+    expect(stdout).toMatch(/credit window floor 256 \/ worker 256/);
+    expect(stdout).toMatch(/worker ÷ floor +CPU per message \d+\.\d\d ×, msgs\/s \d+\.\d\d ×/);
+
     const rows = stdout
       .split('\n')
       .filter((l) => l.startsWith('| ') && !l.startsWith('| configuration') && !l.startsWith('| ---'))
@@ -23,10 +36,16 @@ describe('npm run bench', () => {
           .slice(1, -1)
           .map((c) => c.trim()),
       );
-    expect(rows.map((r) => r[0])).toEqual(['sdk-floor', 'defaults', 'naive', 'naive-concurrent', 'defaults']);
-    for (const [name, ...figures] of rows) {
-      // The floor writes nothing to SQL and the large backlog is for flatness: no lag figures there.
-      const measured = name === 'sdk-floor' || figures[0] === '400' ? figures.slice(0, 5) : figures;
+    expect(rows.map((r) => r.slice(0, 3))).toEqual([
+      ['sdk-floor', '256', '400'],
+      ['defaults', '256', '400'],
+      ['defaults', '256', '200'],
+      ['naive', '1', '20'],
+      ['naive-concurrent', '32', '60'],
+    ]);
+    for (const [name, , backlog, ...figures] of rows) {
+      // The floor writes nothing to SQL and the long drain is for the steady state: no lag figures there.
+      const measured = name === 'sdk-floor' || backlog === '400' ? figures.slice(0, 4) : figures;
       for (const f of measured) expect(f, `${name}: ${figures.join(', ')}`).toMatch(number);
     }
     const ratios = stdout.split('\n').filter((l) => /target [≤≥]/.test(l));
@@ -35,5 +54,16 @@ describe('npm run bench', () => {
     expect(stdout).toMatch(/batched \(100 per transaction\)\s+\d+ rows\/s\s+\d+\.\d ms per transaction/);
     expect(stdout).toMatch(/one transaction per message\s+\d+ rows\/s/);
     expect(stdout).toMatch(/Node v\d+\.\d+\.\d+, \d+ cores/);
+  }, 180_000);
+
+  it('prints the clean drain of a burst, its recovery after a database outage and their ratio', async () => {
+    const stdout = await bench(['outage', '--tiny']);
+    expect(stdout).toMatch(/a burst of 200 order\.placed events; SQL fails .* for 3 s/);
+    expect(stdout).toMatch(/clean drain: burst appears → last event applied +\d+\.\d s +\d+ msgs\/s/);
+    // Before the breaker exists the recovery is timed from the fault's end, and the output says so.
+    expect(stdout).toMatch(/recovery: (fault ends|breaker closes) → last event applied +\d+\.\d s/);
+    expect(stdout).toMatch(/recovery ÷ clean drain +\d+\.\d\d × +target ≤ 1\.2/);
+    expect(stdout).toMatch(/dead-lettered +0$/m);
+    expect(stdout).not.toMatch(/not applied/);
   }, 180_000);
 });

@@ -1,0 +1,179 @@
+import type { ServiceBusSender } from '@azure/service-bus';
+import { sendFault } from '../../test/stand-ins/fault-control.ts';
+import type { BenchStack } from './bench-stack.ts';
+import { appliedFrom, publishBacklog } from './load.ts';
+import { startProgram } from './run-configuration.ts';
+
+const say = (line: string) => console.error(`[bench] ${line}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const thousands = (n: number) => n.toLocaleString('en-US');
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const resumedLine = '"msg":"database available again: intake resumed"';
+const sources = {
+  warmUp: '/bench/outage/warm-up',
+  clean: '/bench/outage/clean',
+  outage: '/bench/outage/down',
+};
+
+/** Lines the worker logged at warn or above, by their own time (epoch ms), and when the breaker closed. */
+type WorkerLog = { warnings: number[]; closedAtMs?: number };
+
+const watch = (log: WorkerLog) => (line: string) => {
+  const level = Number(/"level":(\d+)/.exec(line)?.[1] ?? 0);
+  const time = Number(/"time":(\d+)/.exec(line)?.[1] ?? Date.now());
+  if (level >= 40) log.warnings.push(time);
+  if (line.includes(resumedLine)) log.closedAtMs ??= time;
+};
+
+/**
+ * Publishes a burst that the broker holds until one moment (scheduled enqueue), so that it appears
+ * at once however long publishing took; returns that moment (epoch ms).
+ */
+async function scheduleBurst(
+  bench: BenchStack,
+  sender: ServiceBusSender,
+  queue: string,
+  options: { count: number; source: string; marginMs: number },
+): Promise<number> {
+  const at = Date.now() + options.marginMs;
+  await publishBacklog(sender, options.count, { source: options.source, at: new Date(at) });
+  const { scheduled } = bench.stack.serviceBus.counts(queue);
+  if (Date.now() >= at || scheduled < options.count)
+    throw new Error(
+      `publishing ${options.count} events took longer than ${options.marginMs} ms; try a smaller --burst`,
+    );
+  return at;
+}
+
+/**
+ * Waits until every event from `source` is applied, or all not applied are dead-lettered, or
+ * `timeoutMs`. The inbox is asked only once the broker has completed or dead-lettered `settled`
+ * messages in all (the earlier bursts' with this one's), so that the bench's queries neither load
+ * the database while the worker drains nor meet the fault.
+ */
+async function applied(
+  bench: BenchStack,
+  queue: string,
+  options: { source: string; count: number; settled: number; timeoutMs: number },
+): Promise<{ count: number; lastMs: number; deadLettered: number }> {
+  const deadline = Date.now() + options.timeoutMs;
+  const { serviceBus } = bench.stack;
+  for (;;) {
+    const { deadLettered } = serviceBus.counts(queue);
+    const settled = serviceBus.completedMessageIds(queue).length + deadLettered >= options.settled;
+    const late = Date.now() > deadline;
+    // A query that meets the end of the fault is asked again; only a late one fails the case.
+    const ask = () => appliedFrom(bench.pool, options.source);
+    const now = late ? await ask() : settled ? await ask().catch(() => undefined) : undefined;
+    if (now && (now.count + deadLettered >= options.count || late)) return { ...now, deadLettered };
+    await sleep(100);
+  }
+}
+
+/**
+ * Issue 15's case: a warm worker at its defaults drains a burst with the database up, then the same
+ * burst while the database is down (`npm run fault -- sql` for `downSeconds` from the burst's
+ * start). Prints both drains: the clean one, and the time from the breaker closing (or, with no
+ * breaker, the fault's end) to the burst's last event applied.
+ */
+export async function runOutage(
+  bench: BenchStack,
+  options: { burst: number; downSeconds: number },
+): Promise<void> {
+  const { burst, downSeconds } = options;
+  const queue = bench.newQueue('bench-outage');
+  const sender = bench.publisher.createSender(queue);
+  const log: WorkerLog = { warnings: [] };
+  const child = await startProgram(
+    { name: 'outage', program: 'worker', onLine: watch(log) },
+    { ...bench.env, SERVICEBUS_QUEUE: queue },
+  );
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    // The same process drains both bursts: the warm-up takes the JIT's and the connections' start
+    // out of the clean drain, which the outage's recovery would not carry either.
+    say(`warm-up: ${burst} events`);
+    const publishStarted = Date.now();
+    await publishBacklog(sender, burst, { source: sources.warmUp });
+    const marginMs = Math.max(1_000, 2 * (Date.now() - publishStarted));
+    await applied(bench, queue, { source: sources.warmUp, count: burst, settled: burst, timeoutMs: 300_000 });
+
+    say(`clean drain: ${burst} events`);
+    const cleanAt = await scheduleBurst(bench, sender, queue, {
+      count: burst,
+      source: sources.clean,
+      marginMs,
+    });
+    const clean = await applied(bench, queue, {
+      source: sources.clean,
+      count: burst,
+      settled: 2 * burst,
+      timeoutMs: 300_000,
+    });
+
+    say(`outage: ${burst} events, SQL down for ${downSeconds} s from their start`);
+    const downAt = await scheduleBurst(bench, sender, queue, {
+      count: burst,
+      source: sources.outage,
+      marginMs,
+    });
+    // Just before the burst appears, so that its first batch meets the fault.
+    await sleep(downAt - 100 - Date.now());
+    const fault = await sendFault(bench.stack.file.control, {
+      service: 'sql',
+      seconds: Math.round((downAt - Date.now()) / 100) / 10 + downSeconds,
+      share: 1,
+      errorNumber: 40613,
+    });
+    say(fault.set);
+    const faultEndMs = Date.parse(fault.endsAt ?? '');
+    let peakDeferred = 0;
+    const sampling = setInterval(() => {
+      peakDeferred = Math.max(peakDeferred, bench.stack.serviceBus.counts(queue).deferred);
+    }, 100);
+    const down = await applied(bench, queue, {
+      source: sources.outage,
+      count: burst,
+      settled: 3 * burst,
+      timeoutMs: 900_000,
+    }).finally(() => clearInterval(sampling));
+
+    const recoveryFrom = log.closedAtMs ?? faultEndMs;
+    const cleanMs = clean.lastMs - cleanAt;
+    const recoveryMs = down.lastMs - recoveryFrom;
+    const warnings = log.warnings.filter((t) => t >= downAt - 100 && t <= recoveryFrom).length;
+    const line = (what: string, value: string) => console.log(`  ${what.padEnd(50)} ${value}`);
+    console.log(
+      `${new Date().toISOString()}, Node ${process.version}; worker at its defaults, warm (a burst of the same size applied first)`,
+    );
+    console.log(
+      `Outage case: a burst of ${thousands(burst)} order.placed events; SQL fails every login and statement with 40613 for ${downSeconds} s from the burst's start.`,
+    );
+    line(
+      'clean drain: burst appears → last event applied',
+      `${seconds(cleanMs)}   ${(burst / (cleanMs / 1000)).toFixed(0)} msgs/s`,
+    );
+    if (log.closedAtMs !== undefined) {
+      line('fault ends → breaker closes', seconds(log.closedAtMs - faultEndMs));
+      line('recovery: breaker closes → last event applied', seconds(recoveryMs));
+    } else {
+      line('breaker', 'none closed (no "database available again" line)');
+      line('recovery: fault ends → last event applied', seconds(recoveryMs));
+    }
+    if (down.count < burst)
+      line(
+        'not applied',
+        `${thousands(burst - down.count)} of ${thousands(burst)} (${thousands(down.deadLettered)} dead-lettered)`,
+      );
+    console.log(
+      `  ${'recovery ÷ clean drain'.padEnd(50)} ${(recoveryMs / cleanMs).toFixed(2)} ×   target ≤ 1.2`,
+    );
+    line('deferred at once, at most', thousands(peakDeferred));
+    line('dead-lettered', thousands(down.deadLettered));
+    line('warning lines, outage start → recovery start', thousands(warnings));
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await sender.close();
+  }
+}
