@@ -147,18 +147,20 @@ export async function runThroughput(
 function printEqualTerms(floor: RunResult, worker: RunResult): void {
   const [from, to] = [steadyShare.from, steadyShare.to].map((s) => thousands(Math.round(s * worker.backlog)));
   console.log(
-    `Equal terms: the SDK floor and the worker at defaults, credit window floor ${floor.window} / worker ${worker.window},`,
+    `Equal terms, steady state (messages ${from} to ${to} of a ${thousands(worker.backlog)} drain each):`,
   );
-  console.log(`steady state: messages ${from} to ${to} of a ${thousands(worker.backlog)} drain each.`);
-  const line = (name: string, r: RunResult) =>
+  const line = (name: string, r: RunResult, what: string) =>
     console.log(
-      `  ${name.padEnd(26)} window ${String(r.window).padStart(4)}   ${fixed(r.steady.msgsPerSec).padStart(6)} msgs/s   ${fixed(r.steady.workerCpuMicrosPerMsg).padStart(5)} µs CPU/msg`,
+      `  ${name.padEnd(9)} window ${String(r.window).padStart(4)}  ${fixed(r.steady.msgsPerSec).padStart(6)} msgs/s  ${fixed(r.steady.workerCpuMicrosPerMsg).padStart(5)} µs CPU/msg  (${what})`,
     );
-  line('sdk-floor (receive+complete)', floor);
-  line('worker (defaults)', worker);
-  console.log(
-    `  worker ÷ floor             CPU per message ${fixed(worker.steady.workerCpuMicrosPerMsg / floor.steady.workerCpuMicrosPerMsg, 2)} ×, msgs/s ${fixed(worker.steady.msgsPerSec / floor.steady.msgsPerSec, 2)} ×`,
-  );
+  line('sdk-floor', floor, 'receive + complete only');
+  line('worker', worker, 'defaults');
+  const cpu = worker.steady.workerCpuMicrosPerMsg / floor.steady.workerCpuMicrosPerMsg;
+  const rate = worker.steady.msgsPerSec / floor.steady.msgsPerSec;
+  console.log(`  worker ÷ floor: CPU per message ${fixed(cpu, 2)} ×, msgs/s ${fixed(rate, 2)} ×`);
+  console.log('  CPU µs/msg by tenth of the drain (warm-up first; the steady part should be flat):');
+  for (const [name, r] of [['sdk-floor', floor] as const, ['worker', worker] as const])
+    console.log(`  ${name.padEnd(9)} ${r.tenths.map((t) => fixed(t).padStart(5)).join(' ')}`);
 }
 
 async function printProfile(dir: string, profiled: RunResult): Promise<void> {

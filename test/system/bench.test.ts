@@ -24,8 +24,8 @@ describe('npm run bench', () => {
     expect(equal.map((m) => m[1])).toEqual(['sdk-floor', 'worker']);
     // Both at the worker's default window: a smaller one slows the floor and flatters the ratio.
     expect(equal.map((m) => m[2])).toEqual(['256', '256']);
-    expect(stdout).toMatch(/credit window floor 256 \/ worker 256/);
-    expect(stdout).toMatch(/worker ÷ floor +CPU per message \d+\.\d\d ×, msgs\/s \d+\.\d\d ×/);
+    expect(stdout).toMatch(/steady state \(messages 240 to 400 of a 400 drain each\)/);
+    expect(stdout).toMatch(/worker ÷ floor: CPU per message \d+\.\d\d ×, msgs\/s \d+\.\d\d ×/);
 
     const rows = stdout
       .split('\n')
