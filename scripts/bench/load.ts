@@ -70,12 +70,15 @@ export const lagSummary = (lags: readonly number[]) => ({
   p99: percentile(lags, 0.99),
 });
 
-/** How many events from `source` are applied, and when the last one was committed (epoch ms). */
-export async function appliedFrom(db: SqlClient, source: string): Promise<{ count: number; lastMs: number }> {
+/** How many events from `source` are applied, and when the first and the last were committed (epoch ms). */
+export async function appliedFrom(
+  db: SqlClient,
+  source: string,
+): Promise<{ count: number; firstMs: number; lastMs: number }> {
   const { rows } = await db.query(
-    'SELECT COUNT(*) AS n, MAX(ProcessedAt) AS last FROM dbo.Inbox WHERE Source = @source',
+    'SELECT COUNT(*) AS n, MIN(ProcessedAt) AS firstAt, MAX(ProcessedAt) AS lastAt FROM dbo.Inbox WHERE Source = @source',
     { source: { type: 'nvarchar', value: source } },
   );
-  const last = rows[0]?.last as Date | null | undefined;
-  return { count: Number(rows[0]?.n ?? 0), lastMs: last ? last.getTime() : Number.NaN };
+  const ms = (d: unknown) => (d instanceof Date ? d.getTime() : Number.NaN);
+  return { count: Number(rows[0]?.n ?? 0), firstMs: ms(rows[0]?.firstAt), lastMs: ms(rows[0]?.lastAt) };
 }

@@ -55,7 +55,7 @@ async function applied(
   bench: BenchStack,
   queue: string,
   options: { source: string; count: number; settled: number; timeoutMs: number },
-): Promise<{ count: number; lastMs: number; deadLettered: number }> {
+): Promise<{ count: number; firstMs: number; lastMs: number; deadLettered: number }> {
   const deadline = Date.now() + options.timeoutMs;
   const { serviceBus } = bench.stack;
   for (;;) {
@@ -160,6 +160,10 @@ export async function runOutage(
       line('breaker', 'none closed (no "database available again" line)');
       line('recovery: fault ends → last event applied', seconds(recoveryMs));
     }
+    line(
+      'first event applied after recovery start',
+      `${seconds(down.firstMs - recoveryFrom)}, then ${(down.count / ((down.lastMs - down.firstMs) / 1000)).toFixed(0)} msgs/s`,
+    );
     if (down.count < burst)
       line(
         'not applied',
