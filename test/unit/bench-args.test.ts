@@ -31,16 +31,23 @@ describe('npm run bench arguments', () => {
   });
 
   it('reads the outage case with its burst and a duration in seconds or minutes', () => {
-    expect(parseBenchArgs(['outage'])).toEqual({ command: 'outage', burst: 5_000, downSeconds: 20 });
+    expect(parseBenchArgs(['outage'])).toEqual({
+      command: 'outage',
+      burst: 5_000,
+      downSeconds: 20,
+      warmUp: 20_000,
+    });
     expect(parseBenchArgs(['outage', '--burst', '300', '--down', '2m'])).toEqual({
       command: 'outage',
       burst: 300,
       downSeconds: 120,
+      warmUp: 20_000,
     });
     expect(parseBenchArgs(['outage', '--tiny', '--down', '5'])).toEqual({
       command: 'outage',
       burst: 200,
       downSeconds: 5,
+      warmUp: 200,
     });
   });
 
