@@ -25,7 +25,7 @@ export type BenchArgs =
 const throughputSizes: Record<'full' | 'quick' | 'tiny', ThroughputSizes> = {
   full: { equal: 50_000, small: 5_000, naive: 1_000, naiveConcurrent: 3_000, lagSeconds: 10, sqlOnly: 2_000 },
   quick: { equal: 50_000, small: 2_000, naive: 200, naiveConcurrent: 1_000, lagSeconds: 3, sqlOnly: 1_000 },
-  tiny: { equal: 400, small: 200, naive: 20, naiveConcurrent: 60, lagSeconds: 1, sqlOnly: 200 },
+  tiny: { equal: 2_000, small: 200, naive: 20, naiveConcurrent: 60, lagSeconds: 1, sqlOnly: 200 },
 };
 // Today's code applies a burst deferred in an outage at about 70 msg/s: these keep the case near 2
 // minutes. The warm-up is the messages the worker handles first, so that the clean drain does not

@@ -2,6 +2,7 @@ import type { ServiceBusSender } from '@azure/service-bus';
 import { sendFault } from '../../test/stand-ins/fault-control.ts';
 import type { BenchStack } from './bench-stack.ts';
 import { appliedFrom, publishBacklog } from './load.ts';
+import { type Disturbance, othersShare, readDisturbance } from './proc.ts';
 import { startProgram } from './run-configuration.ts';
 
 const say = (line: string) => console.error(`[bench] ${line}`);
@@ -109,12 +110,15 @@ export async function runOutage(
       source: sources.clean,
       marginMs,
     });
+    await sleep(cleanAt - Date.now());
+    const cleanFrom = readDisturbance();
     const clean = await applied(bench, queue, {
       source: sources.clean,
       count: burst,
       settled: warmUp + burst,
       timeoutMs: 300_000,
     });
+    const cleanOthers = othersShare(cleanFrom, readDisturbance());
 
     say(`outage: ${burst} events, SQL down for ${downSeconds} s from their start`);
     const downAt = await scheduleBurst(bench, sender, queue, {
@@ -136,12 +140,20 @@ export async function runOutage(
     const sampling = setInterval(() => {
       peakDeferred = Math.max(peakDeferred, bench.stack.serviceBus.counts(queue).deferred);
     }, 100);
+    let afterFault: Disturbance | undefined;
+    const atFaultEnd = setTimeout(() => {
+      afterFault = readDisturbance();
+    }, faultEndMs - Date.now());
     const down = await applied(bench, queue, {
       source: sources.outage,
       count: burst,
       settled: warmUp + 2 * burst,
       timeoutMs: 900_000,
-    }).finally(() => clearInterval(sampling));
+    }).finally(() => {
+      clearInterval(sampling);
+      clearTimeout(atFaultEnd);
+    });
+    const recoveryOthers = afterFault ? othersShare(afterFault, readDisturbance()) : Number.NaN;
 
     const recoveryFrom = log.closedAtMs ?? faultEndMs;
     const cleanMs = clean.lastMs - cleanAt;
@@ -180,6 +192,11 @@ export async function runOutage(
     line('deferred at once, at most', thousands(peakDeferred));
     line('dead-lettered', thousands(down.deadLettered));
     line('warning lines, outage start → recovery start', thousands(warnings));
+    const share = (n: number) => `${Number.isFinite(n) ? (n * 100).toFixed(0) : '-'} %`;
+    line(
+      'other processes, share of the cores',
+      `${share(cleanOthers)} in the clean drain, ${share(recoveryOthers)} from the fault's end on`,
+    );
   } finally {
     child.kill('SIGTERM');
     await exited;

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 
 const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -29,3 +30,57 @@ export const percentile = (sorted: readonly number[], p: number): number =>
   sorted.length === 0
     ? Number.NaN
     : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number);
+
+const statFields = (text: string): string[] => text.slice(text.lastIndexOf(')') + 2).split(' ');
+
+/** CPU time of a process and all its descendants so far (those already reaped included), in µs. */
+function treeCpuMicros(rootPid: number): number {
+  const stats = new Map<number, string[]>();
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      stats.set(Number(entry), statFields(readFileSync(`/proc/${entry}/stat`, 'utf8')));
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
+      if (p === rootPid) return true;
+      p = Number(stats.get(p)?.[1] ?? 0);
+    }
+    return false;
+  };
+  let ticks = 0;
+  for (const [pid, f] of stats)
+    if (inTree(pid)) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  return (ticks / ticksPerSecond) * 1e6;
+}
+
+/** Busy CPU time of the whole machine so far (every process, the kernel's interrupts), in µs. */
+function machineBusyMicros(): number {
+  const [user, nice, system, , , irq, softirq, steal] = (
+    readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
+  )
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const ticks = [user, nice, system, irq, softirq, steal].reduce<number>((a, b) => a + (b ?? 0), 0);
+  return (ticks / ticksPerSecond) * 1e6;
+}
+
+export type Disturbance = { machine: number; ours: number; ms: number };
+
+/** A reading for `othersShare`: the machine's CPU time and this process tree's (the bench, its stack and programs). */
+export const readDisturbance = (): Disturbance => ({
+  machine: machineBusyMicros(),
+  ours: treeCpuMicros(process.pid),
+  ms: performance.now(),
+});
+
+/** Share of the machine's cores that processes outside the bench used between two readings: a disturbed measurement shows here. */
+export const othersShare = (a: Disturbance, b: Disturbance): number =>
+  // CPU times move in 10 ms ticks: below a second the share would be noise.
+  b.ms - a.ms < 1_000
+    ? Number.NaN
+    : Math.max(0, b.machine - a.machine - (b.ours - a.ours)) / ((b.ms - a.ms) * 1000 * cpus().length);

@@ -3,7 +3,14 @@ import { createInterface } from 'node:readline';
 import { defaults } from '../../src/defaults.ts';
 import type { BenchStack } from './bench-stack.ts';
 import { lagOf, lagSummary, offerLoad, publishBacklog } from './load.ts';
-import { ownCpuMicros, peakRssMiB, processCpuMicros } from './proc.ts';
+import {
+  type Disturbance,
+  othersShare,
+  ownCpuMicros,
+  peakRssMiB,
+  processCpuMicros,
+  readDisturbance,
+} from './proc.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -28,6 +35,8 @@ export type SteadyFigures = {
   msgsPerSec: number;
   workerCpuMicrosPerMsg: number;
   stackCpuMicrosPerMsg: number;
+  /** Share of the machine's cores other processes used meanwhile: high means a disturbed figure. */
+  othersShare: number;
   /** Its bounds on the monotonic clock in µs, the clock of a `.cpuprofile`'s timestamps. */
   fromMonoMicros: number;
   toMonoMicros: number;
@@ -57,7 +66,14 @@ export type RunResult = {
  */
 export const steadyShare = { from: 0.6, to: 1 } as const;
 
-type Sample = { completed: number; cpu: number; stackCpu: number; ms: number; monoMicros: number };
+type Sample = {
+  completed: number;
+  cpu: number;
+  stackCpu: number;
+  ms: number;
+  monoMicros: number;
+  disturbance: Disturbance;
+};
 
 const steadyOf = (a: Sample, b: Sample): SteadyFigures => {
   const messages = b.completed - a.completed;
@@ -66,6 +82,7 @@ const steadyOf = (a: Sample, b: Sample): SteadyFigures => {
     msgsPerSec: messages / ((b.ms - a.ms) / 1000),
     workerCpuMicrosPerMsg: (b.cpu - a.cpu) / messages,
     stackCpuMicrosPerMsg: (b.stackCpu - a.stackCpu) / messages,
+    othersShare: othersShare(a.disturbance, b.disturbance),
     fromMonoMicros: a.monoMicros,
     toMonoMicros: b.monoMicros,
   };
@@ -134,6 +151,7 @@ export async function runConfiguration(bench: BenchStack, c: Configuration): Pro
         stackCpu: ownCpuMicros(),
         ms: performance.now(),
         monoMicros: Number(process.hrtime.bigint() / 1000n),
+        disturbance: readDisturbance(),
       });
       const start = sample();
       const bounds = Array.from({ length: 9 }, (_, i) => Math.round(((i + 1) / 10) * c.backlog));

@@ -151,7 +151,7 @@ function printEqualTerms(floor: RunResult, worker: RunResult): void {
   );
   const line = (name: string, r: RunResult, what: string) =>
     console.log(
-      `  ${name.padEnd(9)} window ${String(r.window).padStart(4)}  ${fixed(r.steady.msgsPerSec).padStart(6)} msgs/s  ${fixed(r.steady.workerCpuMicrosPerMsg).padStart(5)} µs CPU/msg  (${what})`,
+      `  ${name.padEnd(9)} window ${String(r.window).padStart(4)}  ${fixed(r.steady.msgsPerSec).padStart(6)} msgs/s  ${fixed(r.steady.workerCpuMicrosPerMsg).padStart(5)} µs CPU/msg  (${what}; other processes ${fixed(r.steady.othersShare * 100)} % of the cores)`,
     );
   line('sdk-floor', floor, 'receive + complete only');
   line('worker', worker, 'defaults');

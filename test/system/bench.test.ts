@@ -19,12 +19,12 @@ describe('npm run bench', () => {
   it('prints the floor and the worker at one credit window, every configuration, the ratios and the SQL-only part', async () => {
     const stdout = await bench(['--tiny']);
     const equal = [
-      ...stdout.matchAll(/^ {2}(sdk-floor|worker).* window +(\d+) +(\d+) msgs\/s +(\d+) µs CPU\/msg$/gm),
+      ...stdout.matchAll(/^ {2}(sdk-floor|worker).* window +(\d+) +(\d+) msgs\/s +(\d+) µs CPU\/msg /gm),
     ];
     expect(equal.map((m) => m[1])).toEqual(['sdk-floor', 'worker']);
     // Both at the worker's default window: a smaller one slows the floor and flatters the ratio.
     expect(equal.map((m) => m[2])).toEqual(['256', '256']);
-    expect(stdout).toMatch(/steady state \(messages 240 to 400 of a 400 drain each\)/);
+    expect(stdout).toMatch(/steady state \(messages 1,200 to 2,000 of a 2,000 drain each\)/);
     expect(stdout).toMatch(/worker ÷ floor: CPU per message \d+\.\d\d ×, msgs\/s \d+\.\d\d ×/);
 
     const rows = stdout
@@ -37,15 +37,15 @@ describe('npm run bench', () => {
           .map((c) => c.trim()),
       );
     expect(rows.map((r) => r.slice(0, 3))).toEqual([
-      ['sdk-floor', '256', '400'],
-      ['defaults', '256', '400'],
+      ['sdk-floor', '256', '2000'],
+      ['defaults', '256', '2000'],
       ['defaults', '256', '200'],
       ['naive', '1', '20'],
       ['naive-concurrent', '32', '60'],
     ]);
     for (const [name, , backlog, ...figures] of rows) {
       // The floor writes nothing to SQL and the long drain is for the steady state: no lag figures there.
-      const measured = name === 'sdk-floor' || backlog === '400' ? figures.slice(0, 4) : figures;
+      const measured = name === 'sdk-floor' || backlog === '2000' ? figures.slice(0, 4) : figures;
       for (const f of measured) expect(f, `${name}: ${figures.join(', ')}`).toMatch(number);
     }
     const ratios = stdout.split('\n').filter((l) => /target [≤≥]/.test(l));
