@@ -84,3 +84,6 @@ export function lazyChild(parent: Logger, bindings: () => Record<string, unknown
     },
   });
 }
+
+/** For components whose logger is optional: every call is a no-op. */
+export const silentLogger: Logger = pino({ level: 'silent' });
