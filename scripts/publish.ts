@@ -6,16 +6,14 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ServiceBusClient } from '@azure/service-bus';
+import type { CloudEvent } from '../src/cloudevents/cloud-event.ts';
+import type { ContentMode } from '../src/cloudevents/envelope.ts';
+import { generatePublishItems } from '../src/cloudevents/sample-events.ts';
 import { loadIdentityConfig, loadServiceBusConfig } from '../src/config.ts';
-import { orderPlacedType } from '../src/handlers/orders/schema.ts';
-import { exampleData } from '../src/handlers/orders/schema-examples.ts';
 import { createCredential } from '../src/identity/credential.ts';
-import type { CloudEvent } from '../src/pipeline/cloud-event.ts';
-import type { ContentMode } from '../src/servicebus/envelope.ts';
 import { type PublishItem, type PublishProgress, publishEvents } from '../src/servicebus/publisher.ts';
-import { generatePublishItems } from '../src/servicebus/sample-messages.ts';
 import { startTracing } from '../src/telemetry/tracing.ts';
-import { scriptSettings, settingOrExit } from './lib/script-settings.ts';
+import { scriptHandlers, scriptSettings, settingOrExit } from './lib/script-settings.ts';
 
 const fail = (message: string): never => {
   console.error(`publish: ${message}`);
@@ -26,7 +24,7 @@ const { values: args } = parseArgs({
   options: {
     file: { type: 'string' },
     count: { type: 'string' },
-    type: { type: 'string', default: orderPlacedType },
+    type: { type: 'string' },
     'invalid-share': { type: 'string', default: '0' },
     mode: { type: 'string', default: 'structured' },
     queue: { type: 'string' },
@@ -72,16 +70,19 @@ async function* fromFile(path: string): AsyncGenerator<PublishItem> {
 const total = args.count ? Number(args.count) : undefined;
 if (total !== undefined && !(Number.isInteger(total) && total > 0))
   fail('--count must be a positive integer');
-const types = (args.type ?? orderPlacedType).split(',');
-for (const t of types)
-  if (!exampleData.has(t)) fail(`no example data for type ${t}; known: ${[...exampleData.keys()]}`);
+const handlers = await scriptHandlers(env);
+const known = handlers.handlers.map((h) => h.type);
+// The list's first type unless --type names others.
+const types = args.type ? args.type.split(',') : known.slice(0, 1);
+for (const t of types) if (!handlers.has(t)) fail(`no handler for type ${t}; known: ${known.join(', ')}`);
 
 const items = args.file
   ? fromFile(args.file)
   : generatePublishItems({
       count: total ?? 0,
       types,
-      dataFor: (t, n) => exampleData.get(t)?.(n),
+      dataFor: (t, n) => handlers.example(t, n),
+      schemas: handlers.schemas,
       invalidShare,
       mode,
     });

@@ -4,7 +4,6 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import { loadIdentityConfig, loadServiceBusConfig, loadSqlConfig } from '../src/config.ts';
 import { defaults } from '../src/defaults.ts';
-import { orderHandlers } from '../src/handlers/orders/handlers.ts';
 import { createCredential, scopes } from '../src/identity/credential.ts';
 import { describeIdentity } from '../src/identity/describe.ts';
 import { parseReprocessArgs, reprocessUsage } from '../src/reprocess/args.ts';
@@ -15,7 +14,7 @@ import { reprocessRetries } from '../src/reprocess/retries.ts';
 import type { ReprocessSummary } from '../src/reprocess/run.ts';
 import { createRedisConnections, type RedisAuth } from '../src/retry/redis.ts';
 import { entityPath } from '../src/servicebus/entity.ts';
-import { scriptSettings, scriptSqlPool, settingOrExit } from './lib/script-settings.ts';
+import { scriptHandlers, scriptSettings, scriptSqlPool, settingOrExit } from './lib/script-settings.ts';
 
 const fail = (message: string, code = 2): never => {
   console.error(`reprocess: ${message}`);
@@ -98,7 +97,7 @@ try {
       const result = await reapplyInbox({
         ...common,
         db: pool,
-        handlers: orderHandlers,
+        handlers: await scriptHandlers(env),
         filter: command.filter,
         database: sql.database,
         identity,

@@ -96,6 +96,10 @@ export type Config = Readonly<{
     /** Application Insights connection string; ingestion authenticates with the managed identity. @defaultValue undefined */
     applicationInsightsConnectionString: string | undefined;
   }>;
+  handlers: Readonly<{
+    /** A module exporting `handlers`, instead of the shipped list (src/handlers/handlers.ts). @defaultValue undefined */
+    module: string | undefined;
+  }>;
   inbox: Readonly<{
     /**
      * Days a processed message id stays in dbo.Inbox; 0 keeps it forever. Must exceed the replay

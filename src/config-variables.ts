@@ -49,6 +49,8 @@ export const variables = {
     'OTLP/HTTP collector base URL for traces, e.g. http://localhost:4318 (default: off)',
   APPLICATIONINSIGHTS_CONNECTION_STRING:
     'Application Insights connection string for traces, sent with the managed identity (default: off)',
+  HANDLERS_MODULE:
+    'path of a module that exports `handlers`, the event types to handle (default: the shipped list, src/handlers/handlers.ts)',
   INBOX_RETENTION_DAYS: `days a processed message id stays in dbo.Inbox, 0 = forever (default ${defaults.inboxRetentionDays}); must exceed the replay horizon`,
 } as const;
 
@@ -164,4 +166,5 @@ export const schema = z.object({
     'expected InstrumentationKey=GUID;IngestionEndpoint=https://…',
   ),
   INBOX_RETENTION_DAYS: int(defaults.inboxRetentionDays, 0, 36_500),
+  HANDLERS_MODULE: optional,
 });

@@ -32,6 +32,12 @@ const serviceBusKeys = ['SERVICEBUS_'] as const;
 const sqlKeys = ['SQL_'] as const;
 const identityKeys = ['AZURE_', 'IDENTITY_'] as const;
 const keyVaultKeys = ['KEY_VAULT_'] as const;
+const redisKeys = ['REDIS_'] as const;
+
+const redisFrom = (e: Part<'REDIS_'>): Config['redis'] => ({
+  url: e.REDIS_URL ?? defaults.redisUrl,
+  auth: e.REDIS_AUTH,
+});
 
 function serviceBusFrom(e: Part<'SERVICEBUS_'>, problems: Problems) {
   let entity: ServiceBusEntity | undefined;
@@ -138,6 +144,13 @@ export const loadIdentityConfig = (env: Env): Config['identity'] => loadPart(ide
 /** The Key Vault settings alone (`KEY_VAULT_*`). */
 export const loadKeyVaultConfig = (env: Env): Config['keyVault'] => loadPart(keyVaultKeys, keyVaultFrom, env);
 
+/** Which handler list to load (`HANDLERS_MODULE`): for scripts that read the same list as the worker. */
+export const loadHandlersConfig = (env: Env): Config['handlers'] =>
+  loadPart(['HANDLERS_'] as const, (e) => ({ module: e.HANDLERS_MODULE }), env);
+
+/** The retry tier's Redis (`REDIS_URL`, `REDIS_AUTH`). */
+export const loadRedisConfig = (env: Env): Config['redis'] => loadPart(redisKeys, redisFrom, env);
+
 /** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
 export function loadConfig(env: Env): Config {
   const e = parseWith(schema, env);
@@ -166,7 +179,7 @@ export function loadConfig(env: Env): Config {
     keyVault,
     serviceBus,
     sql,
-    redis: { url: e.REDIS_URL ?? defaults.redisUrl, auth: e.REDIS_AUTH },
+    redis: redisFrom(e),
     retry: {
       immediateAttempts: e.RETRY_IMMEDIATE_ATTEMPTS,
       immediateDelayMs: e.RETRY_IMMEDIATE_DELAY_MS,
@@ -186,6 +199,7 @@ export function loadConfig(env: Env): Config {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING,
     },
+    handlers: { module: e.HANDLERS_MODULE },
     inbox: { retentionDays: e.INBOX_RETENTION_DAYS },
   };
   return deepFreeze(config);

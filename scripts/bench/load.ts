@@ -1,17 +1,20 @@
 import type { ServiceBusSender } from '@azure/service-bus';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import { toServiceBusMessage } from '../../src/servicebus/envelope.ts';
+import { toServiceBusMessage } from '../../src/cloudevents/envelope.ts';
+import { generatePublishItems, sampleEvent } from '../../src/cloudevents/sample-events.ts';
+import { handlers } from '../../src/handlers/handlers.ts';
+import { createHandlerRegistry } from '../../src/handlers/registry.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { generatePublishItems, sampleEvent } from '../../src/servicebus/sample-messages.ts';
 import type { SqlClient } from '../../src/sql/client.ts';
 import { percentile } from './proc.ts';
 
-const dataFor = (type: string, n: number) => exampleData.get(type)?.(n);
+// The worker's own list: the bench publishes the first event type with that handler's example data.
+const registry = createHandlerRegistry(handlers);
+const benchType = registry.handlers[0]?.type ?? '';
+const dataFor = (type: string, n: number) => registry.example(type, n);
 
-/** Publishes a backlog of valid order.placed events, as `npm run publish -- --count N` does. */
+/** Publishes a backlog of valid events of the list's first type, as `npm run publish -- --count N` does. */
 export async function publishBacklog(sender: ServiceBusSender, count: number): Promise<void> {
-  const items = generatePublishItems({ count, types: [orderPlacedType], dataFor });
+  const items = generatePublishItems({ count, types: [benchType], dataFor });
   const summary = await publishEvents(sender, items);
   if (summary.failed > 0) throw new Error(`publishing the backlog: ${summary.failed} of ${count} failed`);
 }
@@ -32,7 +35,7 @@ export async function offerLoad(
     const due = Math.floor((elapsed / 1000) * options.perSecond) - sent;
     if (due > 0) {
       const messages = Array.from({ length: due }, (_, i) =>
-        toServiceBusMessage(sampleEvent(orderPlacedType, dataFor(orderPlacedType, sent + i), options.source)),
+        toServiceBusMessage(sampleEvent(benchType, dataFor(benchType, sent + i), options.source)),
       );
       await sender.sendMessages(messages);
       sent += due;

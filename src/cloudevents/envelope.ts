@@ -1,9 +1,11 @@
 import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 import { z } from 'zod';
-import type { EventSchemas } from '../handlers/registry.ts';
-import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import { datetimeOffset, nvarchar } from '../sql/column-bounds.ts';
+import type { CloudEvent } from './cloud-event.ts';
 import { describeIssues, formatPath, truncate } from './describe-issues.ts';
+
+/** Event type → data schema: what parsing validates `data` with. */
+export type EventSchemas = ReadonlyMap<string, z.ZodType>;
 
 /** NVARCHAR lengths of the dbo.Inbox columns the event's attributes are written to. */
 export const inboxColumns = { id: 128, type: 256, source: 1024 } as const;
