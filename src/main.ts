@@ -1,10 +1,11 @@
 // The one wiring point: environment → config → worker; signals; exit codes.
 import { type ConfigError, loadConfig } from './config.ts';
+import { loadHandlers } from './handlers/load.ts';
 import { createHealth } from './http/health.ts';
-import { createMetrics } from './http/metrics.ts';
 import { createReadiness } from './http/readiness.ts';
 import { createOpsServer } from './http/server.ts';
 import { createLogger } from './logger.ts';
+import { createMetrics } from './metrics/metrics.ts';
 import { startWorker } from './worker.ts';
 
 let config: ReturnType<typeof loadConfig>;
@@ -48,7 +49,9 @@ try {
   process.exit(1);
 }
 
-const starting = startWorker(config, { logger, signal: startAbort.signal, metrics, readiness });
+const starting = loadHandlers(config.handlers).then((handlers) =>
+  startWorker(config, { handlers, logger, signal: startAbort.signal, metrics, readiness }),
+);
 let signals = 0;
 
 const onSignal = (signal: NodeJS.Signals): void => {

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Health } from './health.ts';
-import type { Metrics } from './metrics.ts';
 import type { Readiness } from './readiness.ts';
 
 export type OpsServerOptions = {

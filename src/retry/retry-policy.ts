@@ -1,7 +1,6 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import type { Outcome } from '../pipeline/outcome.ts';
-import { isSqlError } from '../sql/errors.ts';
 import { type BackoffOptions, jitteredDelayMs } from './backoff.ts';
 import type { RetryJobData } from './job.ts';
 import type { RetryQueue } from './retry-queue.ts';
@@ -41,11 +40,18 @@ export type RetryPolicy = {
   ): Promise<Outcome>;
 };
 
-type TransientAbandon = { kind: 'abandon'; error: Error & { code: string } };
+type RetryableAbandon = { kind: 'abandon'; error: unknown; retryable: true };
 
-/** Only a failure the SQL adapter classified as transient is retried; anything else keeps its outcome. */
-export const isTransient = (outcome: Outcome): outcome is TransientAbandon =>
-  outcome.kind === 'abandon' && isSqlError(outcome.error) && outcome.error.transient;
+/** Only a failure its adapter classified as transient is retried; anything else keeps its outcome. */
+export const isRetryable = (outcome: Outcome): outcome is RetryableAbandon =>
+  outcome.kind === 'abandon' && outcome.retryable === true;
+
+/** `code: message` of a failure, for logs and the message's RetryLastError property. */
+export const describeFailure = (error: unknown): { code: string; message: string } => {
+  const e = error as { code?: unknown; name?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'Error';
+  return { code, message: typeof e?.message === 'string' ? e.message : String(error) };
+};
 
 /**
  * Attempts spent so far: the larger of the counter written at each defer and Service Bus's delivery
@@ -82,18 +88,21 @@ export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
   return {
     async run(write, message, log, signal) {
       let outcome = await write();
-      for (let i = 0; i < options.immediateAttempts && isTransient(outcome) && !signal?.aborted; i++) {
+      for (let i = 0; i < options.immediateAttempts && isRetryable(outcome) && !signal?.aborted; i++) {
         await sleep(Math.floor(random() * options.immediateDelayMs * 2 ** i), signal);
         if (signal?.aborted) break;
-        log.debug({ stage: 'retry', immediate: i + 1, code: outcome.error.code }, 'immediate retry');
+        log.debug(
+          { stage: 'retry', immediate: i + 1, code: describeFailure(outcome.error).code },
+          'immediate retry',
+        );
         outcome = await write();
       }
-      if (!isTransient(outcome)) return outcome;
+      if (!isRetryable(outcome)) return outcome;
 
       const { error } = outcome;
       const used = attemptsUsed(message);
       const attempt = used + 1;
-      const lastError = { code: error.code, message: error.message };
+      const lastError = describeFailure(error);
       if (attempt > options.maxAttempts) {
         return {
           kind: 'deadLetter',
@@ -120,10 +129,10 @@ export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
         // Each redelivery spends budget: without a pause, a Redis outage of a few seconds would
         // spend all of it. The lock is renewed meanwhile; shutdown cuts the pause short.
         await sleep(Math.min(options.baseDelayMs, redisDownPauseMaxMs), signal);
-        return { kind: 'abandon', error };
+        return { kind: 'abandon', error, retryable: true };
       }
       // Per message, and it heals by itself: counted in keyless_messages_deferred_total, logged at debug.
-      log.debug({ stage: 'retry', attempt, delayMs, code: error.code }, 'deferred for a delayed retry');
+      log.debug({ stage: 'retry', attempt, delayMs, code: lastError.code }, 'deferred for a delayed retry');
       return {
         kind: 'defer',
         error,

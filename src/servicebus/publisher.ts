@@ -1,7 +1,7 @@
 import type { ServiceBusMessage, ServiceBusMessageBatch, ServiceBusSender } from '@azure/service-bus';
-import type { CloudEvent } from '../pipeline/cloud-event.ts';
+import type { CloudEvent } from '../cloudevents/cloud-event.ts';
+import { type ContentMode, toServiceBusMessage } from '../cloudevents/envelope.ts';
 import { withPublishSpan } from '../telemetry/trace-context.ts';
-import { type ContentMode, toServiceBusMessage } from './envelope.ts';
 import { serviceBusCode } from './errors.ts';
 
 /** The sender calls publishing makes; `ServiceBusSender` satisfies it, and so can a fake. */

@@ -5,9 +5,9 @@ import type {
   ServiceBusReceiverOptions,
 } from '@azure/service-bus';
 import type { Logger } from 'pino';
+import { cloudEventReceiverOptions } from '../cloudevents/envelope.ts';
 import type { ConsumerClient, ConsumerReceiver } from './consumer-options.ts';
 import { createEntityReceiver, type ServiceBusEntity } from './entity.ts';
-import { cloudEventReceiverOptions } from './envelope.ts';
 import { serviceBusCode } from './errors.ts';
 import { receiverLinkOpen } from './link-state.ts';
 

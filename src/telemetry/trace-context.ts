@@ -1,7 +1,7 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import { type Context, context, isSpanContextValid, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import type { CloudEvent } from '../pipeline/cloud-event.ts';
+import type { CloudEvent } from '../cloudevents/cloud-event.ts';
 
 /** The instrumentation scope of every span the worker makes. */
 export const tracerName = 'keyless-worker';

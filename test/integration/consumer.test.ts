@@ -1,15 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import type { Outcome } from '../../src/pipeline/outcome.ts';
-import type { ContentMode } from '../../src/servicebus/envelope.ts';
-import { publishEvents } from '../../src/servicebus/publisher.ts';
+import type { ContentMode } from '../../src/cloudevents/envelope.ts';
 import {
   expectedReason,
   generatePublishItems,
   type InvalidKind,
   sampleEvent,
-} from '../../src/servicebus/sample-messages.ts';
+} from '../../src/cloudevents/sample-events.ts';
+import type { Outcome } from '../../src/pipeline/outcome.ts';
+import { publishEvents } from '../../src/servicebus/publisher.ts';
+import { parcelRegisteredType, parcelStatusChangedType, parcels } from '../fixtures/parcels/events.ts';
 import { type ConsumerStandIns, startConsumerStandIns, until } from './consumer-stand-ins.ts';
 
 let env: ConsumerStandIns;
@@ -24,7 +23,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-const dataFor = (type: string, n: number) => exampleData.get(type)?.(n);
+const dataFor = (type: string, n: number) => parcels.example(type, n);
 
 /** Publishes `count` events (a share broken on purpose) as the publisher identity; returns what each broken one is. */
 async function publish(entity: string, count: number, invalidShare = 0, mode: ContentMode = 'structured') {
@@ -32,7 +31,8 @@ async function publish(entity: string, count: number, invalidShare = 0, mode: Co
   const sender = env.client(env.publisher).createSender(entity);
   const items = generatePublishItems({
     count,
-    types: [orderPlacedType, orderStatusChangedType],
+    types: [parcelRegisteredType, parcelStatusChangedType],
+    schemas: parcels.schemas,
     dataFor,
     invalidShare,
     mode,
@@ -75,7 +75,7 @@ describe('consumer against the Service Bus stand-in', () => {
         expect(message.description).toMatch(/\S/);
       }
       const descriptions = Object.fromEntries(dead.map((d) => [d.reason, d.description]));
-      expect(descriptions.ValidationFailed).toContain('data.orderId');
+      expect(descriptions.ValidationFailed).toMatch(/data\.\w+/);
       expect(descriptions.UnknownType).toContain('.unknown');
       expect(env.bus.completedMessageIds(q)).toHaveLength(5);
       await answered(consumer);
@@ -97,7 +97,7 @@ describe('consumer against the Service Bus stand-in', () => {
   it('on close abandons what did not finish within the grace period, so it is delivered again', async () => {
     const q = env.queue();
     const sender = env.client(env.publisher).createSender(q);
-    const stuck = sampleEvent(orderStatusChangedType, dataFor(orderStatusChangedType, 1));
+    const stuck = sampleEvent(parcelStatusChangedType, dataFor(parcelStatusChangedType, 1));
     await publishEvents(sender, [stuck]);
     let started = false;
     const consumer = env.consumer({

@@ -1,11 +1,10 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleEvent } from '../../src/cloudevents/sample-events.ts';
 import { loadConfig } from '../../src/config.ts';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
+import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import { KeptSpanExporter } from '../helpers/kept-span-exporter.ts';
 import {
   createTestQueue,
@@ -24,7 +23,7 @@ let redis: RedisServer;
 let worker: Worker;
 let queue: string;
 const exporter = new KeptSpanExporter();
-const event = sampleEvent(orderPlacedType, exampleData.get(orderPlacedType)?.(3));
+const event = sampleEvent(parcelRegisteredType, parcels.example(parcelRegisteredType, 3));
 
 beforeAll(async () => {
   system = await startSystemStack({ queue: 'orders-retry-traces' });
@@ -39,7 +38,11 @@ beforeAll(async () => {
     KEY_VAULT_SECRETS: '',
     HTTP_PORT: '0',
   });
-  worker = await startWorker(config, { logger: testLogger, spanExporters: [exporter] });
+  worker = await startWorker(config, {
+    handlers: parcels.handlers,
+    logger: testLogger,
+    spanExporters: [exporter],
+  });
   // After the start, whose rights check reads dbo.Inbox too.
   system.stack.sql.faults.failStatements(/dbo\.Inbox/, 40613, 6);
   const client = system.publisher();

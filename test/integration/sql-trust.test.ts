@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.ts';
 import { createSqlPool } from '../../src/sql/pool.ts';
+import { testMigrationDirs } from '../fixtures/migrations.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess } from '../helpers/worker-process.ts';
 import { createLocalCa, type LocalCa } from '../stand-ins/ca.ts';
@@ -34,7 +35,7 @@ beforeAll(async () => {
     ca: containerCa.certPem,
     max: 1,
   });
-  await migrate(admin);
+  await migrate(admin, { dirs: testMigrationDirs });
   await admin.close();
   dir = await mkdtemp(join(tmpdir(), 'keyless-trust-'));
 }, 60_000);

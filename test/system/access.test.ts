@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.ts';
+import { testMigrationDirs } from '../fixtures/migrations.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { runWorkerProcess } from '../helpers/worker-process.ts';
 
@@ -23,7 +24,7 @@ describe('a worker that lacks a right', () => {
   });
 
   it('stops at start naming the identity and the CREATE USER that lets it in when the database has no user for it', async () => {
-    await migrate(system.sql);
+    await migrate(system.sql, { dirs: testMigrationDirs });
     const { identity, file } = system.stack;
     const stranger = identity.addIdentity('keyless-stranger');
     // Every role the worker has, so that only the database user is missing.

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Exposition, parseExposition } from '../../scripts/lib/prometheus-text.ts';
 import { readStatus } from '../../scripts/lib/status-line.ts';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import { metricNames } from '../../src/http/metrics.ts';
+import { brokenMessage, sampleEvent } from '../../src/cloudevents/sample-events.ts';
+import { metricNames } from '../../src/metrics/metrics.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { brokenMessage, sampleEvent } from '../../src/servicebus/sample-messages.ts';
+import { exampleRegistered, parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
+import { fixtureHandlersEnv } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { spawnWorkerProcess, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 import { type RedisServer, startRedisServer } from '../stand-ins/redis-server.ts';
@@ -33,10 +33,15 @@ const publish = async (count: number, broken = 0): Promise<void> => {
   const client = system.publisher();
   const sender = client.createSender(system.stack.file.serviceBus.queue);
   const events = Array.from({ length: count }, (_, i) =>
-    sampleEvent(orderPlacedType, exampleData.get(orderPlacedType)?.(i)),
+    sampleEvent(parcelRegisteredType, exampleRegistered(i)),
   );
   const bad = Array.from({ length: broken }, (_, i) =>
-    brokenMessage(sampleEvent(orderPlacedType, exampleData.get(orderPlacedType)?.(i)), 'ValidationFailed'),
+    brokenMessage(
+      sampleEvent(parcelRegisteredType, exampleRegistered(i)),
+      'ValidationFailed',
+      'structured',
+      parcels.schemas.get(parcelRegisteredType),
+    ),
   );
   const summary = await publishEvents(sender, [...events, ...bad]);
   await client.close();
@@ -60,6 +65,7 @@ describe('a worker that is starting', () => {
     system.stack.identity.failNext(4, { status: 503 });
     const starting = spawnWorkerProcess({
       ...system.stack.env('worker'),
+      ...fixtureHandlersEnv,
       IDENTITY_STARTUP_TIMEOUT_MS: '30000',
     });
     try {
@@ -83,6 +89,7 @@ describe('the ops endpoints of a running worker', () => {
     redis = await startRedisServer();
     worker = await startWorkerProcess({
       ...system.stack.env('worker'),
+      ...fixtureHandlersEnv,
       REDIS_URL: redis.url,
       SHUTDOWN_GRACE_MS: '20000',
       // Short delayed retries, so that a retry shows in the metrics within the test.

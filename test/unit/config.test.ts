@@ -37,6 +37,18 @@ describe('configuration from the environment', () => {
     expect(topic.serviceBus.entity).toEqual({ topic: 'orders', subscription: 'worker' });
   });
 
+  it('refuses a lock renewal shorter than the shutdown grace period, naming both', () => {
+    // A message still draining must keep its lock, or another replica gets it while it is written.
+    const error = problemsOf({
+      ...minimal,
+      SERVICEBUS_LOCK_RENEWAL_MAX_MS: '1000',
+      SHUTDOWN_GRACE_MS: '5000',
+    });
+    expect(error.message).toMatch(
+      /SERVICEBUS_LOCK_RENEWAL_MAX_MS: must be at least SHUTDOWN_GRACE_MS \(5000\)/,
+    );
+  });
+
   it('names a malformed value and what it expects', () => {
     const error = problemsOf({
       ...minimal,

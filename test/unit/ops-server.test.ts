@@ -1,9 +1,9 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHealth, type Health } from '../../src/http/health.ts';
-import { createMetrics } from '../../src/http/metrics.ts';
 import { createReadiness } from '../../src/http/readiness.ts';
 import { createOpsServer, type OpsServer } from '../../src/http/server.ts';
+import { createMetrics } from '../../src/metrics/metrics.ts';
 
 const silent = pino({ level: 'silent' });
 const open: { close(): unknown }[] = [];

@@ -12,6 +12,7 @@ const log = pino({ level: 'silent' });
 const backoff = { baseDelayMs: 5_000, factor: 2, maxDelayMs: 600_000 };
 const transient: Outcome = {
   kind: 'abandon',
+  retryable: true,
   error: new SqlError('database unavailable', { code: 'Unavailable', transient: true, number: 40613 }),
 };
 
