@@ -6,13 +6,7 @@ import type { Authority } from '../identity.ts';
 import { type BrokerContext, serveConnection } from './connection-handler.ts';
 import { createFaults } from './faults.ts';
 import { createManagementOperations } from './management.ts';
-import type {
-  Completion,
-  EntityCounts,
-  EntityOptions,
-  MessageSnapshot,
-  SettleOutcome,
-} from './model.ts';
+import type { Completion, EntityCounts, EntityOptions, MessageSnapshot, SettleOutcome } from './model.ts';
 import { Namespace } from './namespace.ts';
 
 export type { Completion, EntityCounts, EntityOptions, MessageSnapshot } from './model.ts';
