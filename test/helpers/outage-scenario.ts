@@ -2,7 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sendFault } from '../stand-ins/fault-control.ts';
 import { startRedisServer } from '../stand-ins/redis-server.ts';
 import type { EntityCounts } from '../stand-ins/servicebus/index.ts';
-import { appliedCount, createTestQueue, inspectRetryQueue, publishOrders } from './retry-fixture.ts';
+import {
+  appliedCount,
+  createTestQueue,
+  fixtureHandlersEnv,
+  inspectRetryQueue,
+  publishValidEvents,
+} from './retry-fixture.ts';
 import type { SystemStack } from './system-stack.ts';
 import { type LogRecord, loggedAt, warningsBetween } from './worker-log.ts';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.ts';
@@ -68,6 +74,7 @@ export async function runOutage(s: OutageScenario): Promise<OutageReport> {
   const queue = createTestQueue(system, { lockDurationMs: 30_000, maxDeliveryCount: 10 });
   const worker = await startWorkerProcess({
     ...system.stack.env('worker'),
+    ...fixtureHandlersEnv,
     KEY_VAULT_SECRETS: '',
     SERVICEBUS_QUEUE: queue,
     REDIS_URL: redis.url,
@@ -101,7 +108,7 @@ export async function runOutage(s: OutageScenario): Promise<OutageReport> {
     share: 1,
     errorNumber: 40613,
   });
-  const ids = await publishOrders(publisher, queue, burst);
+  const ids = await publishValidEvents(publisher, queue, burst);
 
   const running = () => worker.child.exitCode === null;
   const closeBy = start + s.outageMs + s.closeWithinMs;
