@@ -2,7 +2,20 @@
 // operator identity (db_ddladmin). Running it again changes nothing.
 import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/sql/migrate.ts';
+import { defineCommand, runCommand } from './lib/cli.ts';
 import { scriptSettings, scriptSqlPool } from './lib/script-settings.ts';
+
+runCommand(
+  defineCommand({
+    name: 'migrate',
+    usage: 'npm run migrate',
+    about:
+      'Applies the numbered migrations in src/sql/migrations not yet applied, as the operator identity\n' +
+      '(db_ddladmin), and records each. Running it again changes nothing.',
+    flags: {},
+    parse: () => undefined,
+  }),
+);
 
 const log = createLogger(
   'info',

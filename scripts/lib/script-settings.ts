@@ -1,3 +1,4 @@
+import type { TokenCredential } from '@azure/identity';
 import { type Config, type ConfigError, loadIdentityConfig, loadSqlConfig } from '../../src/config.ts';
 import { createCredential, describeRequestedIdentity } from '../../src/identity/credential.ts';
 import type { Principal } from '../../src/identity/roles.ts';
@@ -39,15 +40,22 @@ export function settingOrExit<T>(parse: () => T): T {
   }
 }
 
-/** A small SQL pool from the service's own SQL settings (same validation as the worker). */
-export function scriptSqlPool(env: Settings, max = 2): { pool: SqlPool; target: string; sql: Config['sql'] } {
+/**
+ * A small SQL pool from the service's own SQL settings (same validation as the worker), with the
+ * credential it logs in with; none with SQL_AUTH=password, which asks no identity for anything.
+ */
+export function scriptSqlPool(
+  env: Settings,
+  max = 2,
+): { pool: SqlPool; target: string; sql: Config['sql']; credential: TokenCredential | undefined } {
   const sql = settingOrExit(() => loadSqlConfig(env));
   const identity = settingOrExit(() => loadIdentityConfig(env));
   const requested = { kind: identity.credential, clientId: identity.clientId };
+  const credential = sql.auth.kind === 'password' ? undefined : createCredential(requested);
   const authentication: SqlAuthentication =
     sql.auth.kind === 'password'
       ? { type: 'default', options: { userName: sql.auth.user, password: sql.auth.password } }
-      : { type: 'token-credential', options: { credential: createCredential(requested) } };
+      : { type: 'token-credential', options: { credential: credential as TokenCredential } };
   const pool = createSqlPool({
     server: sql.server,
     port: sql.port,
@@ -60,5 +68,5 @@ export function scriptSqlPool(env: Settings, max = 2): { pool: SqlPool; target: 
   });
   const as =
     sql.auth.kind === 'password' ? `SQL login ${sql.auth.user}` : describeRequestedIdentity(requested);
-  return { pool, target: `${sql.server}:${sql.port}/${sql.database} as ${as}`, sql };
+  return { pool, target: `${sql.server}:${sql.port}/${sql.database} as ${as}`, sql, credential };
 }
