@@ -39,15 +39,8 @@ const receiverFor = (client: ServiceBusClient, entity: string) => {
     : client.createReceiver(entity, { receiveMode: 'peekLock' });
 };
 
-/** A waiting retry as `list` shows it. */
-export type ListedRetry = {
-  id: string;
-  messageId: string;
-  attempt: number;
-  /** ISO time at which it runs. */
-  due: string;
-  lastError: { code: string; message: string };
-};
+/** A waiting retry as `list` shows it: the job's id, its message, attempt and last error, and when it runs (ISO). */
+export type ListedRetry = Pick<RetryJobData, 'messageId' | 'attempt' | 'lastError'> & { id: string; due: string };
 
 const listed = (job: Job<RetryJobData>): ListedRetry => ({
   id: String(job.id),
