@@ -40,7 +40,10 @@ const receiverFor = (client: ServiceBusClient, entity: string) => {
 };
 
 /** A waiting retry as `list` shows it: the job's id, its message, attempt and last error, and when it runs (ISO). */
-export type ListedRetry = Pick<RetryJobData, 'messageId' | 'attempt' | 'lastError'> & { id: string; due: string };
+export type ListedRetry = Pick<RetryJobData, 'messageId' | 'attempt' | 'lastError'> & {
+  id: string;
+  due: string;
+};
 
 const listed = (job: Job<RetryJobData>): ListedRetry => ({
   id: String(job.id),
