@@ -6,16 +6,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { defaults } from '../src/defaults.ts';
 import { startBenchStack } from './bench/bench-stack.ts';
 import { profileByPackage } from './bench/profile.ts';
 import { type Configuration, type RunResult, runConfiguration } from './bench/run-configuration.ts';
 import { runSqlOnly } from './bench/sql-only.ts';
+import { benchCommand } from './lib/bench-command.ts';
+import { runCommand } from './lib/cli.ts';
 
-const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean' }, tiny: { type: 'boolean' }, profile: { type: 'boolean' } },
-});
+const args = runCommand(benchCommand);
 // Backlog sizes: full (at most 10 min on 2 cores), --quick (about a minute), --tiny (the test's).
 const sizes = args.tiny
   ? { small: 200, large: 400, naive: 20, naiveConcurrent: 60, lagSeconds: 1, sqlOnly: 200 }

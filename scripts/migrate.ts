@@ -2,7 +2,20 @@
 // operator identity (db_ddladmin). Running it again changes nothing.
 import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/sql/migrate.ts';
+import { defineCommand, runCommand } from './lib/cli.ts';
 import { scriptHandlers, scriptSettings, scriptSqlPool } from './lib/script-settings.ts';
+
+runCommand(
+  defineCommand({
+    name: 'migrate',
+    usage: 'npm run migrate',
+    about:
+      'Applies the numbered migrations not yet applied, the inbox ones first, then those of each handler\n' +
+      'domain, as the operator identity (db_ddladmin), and records each. Running it again changes nothing.',
+    flags: {},
+    parse: () => undefined,
+  }),
+);
 
 const log = createLogger(
   'info',

@@ -6,6 +6,24 @@
 # --dry-run prints every az command it would run and runs none.
 set -euo pipefail
 
+usage() {
+  cat <<'EOF'
+usage: scripts/provision.sh [options]
+
+Provisions keyless-worker in Azure with the az CLI, least privilege and no secret; idempotent:
+whatever exists is left as it is, and a second run changes nothing. Ends with the T-SQL to run in
+the database as its Microsoft Entra admin.
+
+      --dry-run               prints every az command it would run and runs none
+      --identity user|system  the worker's identity: user-assigned (default) or the app's own
+      --prefix P              prefix of every resource name (default keyless)
+      --location L            Azure region (default westeurope)
+      --resource-group NAME   resource group (default P-rg)
+      --image REF             the worker's image (default the registry's keyless-worker:latest)
+  -h, --help                  prints this help
+EOF
+}
+
 DRY_RUN=false
 IDENTITY=user
 PREFIX=keyless
@@ -20,12 +38,14 @@ while [[ $# -gt 0 ]]; do
     --location) LOCATION=$2; shift ;;
     --resource-group) RESOURCE_GROUP=$2; shift ;;
     --image) IMAGE=$2; shift ;;
-    *) echo "provision: unknown option $1" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) printf 'provision: unknown option %s\n\n' "$1" >&2; usage >&2; exit 2 ;;
   esac
   shift
 done
 if [[ $IDENTITY != user && $IDENTITY != system ]]; then
-  echo "provision: --identity is user or system, not $IDENTITY" >&2
+  printf 'provision: --identity is user or system, not %s\n\n' "$IDENTITY" >&2
+  usage >&2
   exit 2
 fi
 

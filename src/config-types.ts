@@ -88,6 +88,8 @@ export type Config = Readonly<{
   http: Readonly<{
     /** Port of /healthz, /readyz and /metrics; 0 picks a free one. @defaultValue 8080 */
     port: number;
+    /** Address they listen on. @defaultValue '0.0.0.0' (every interface, for the platform's probes) */
+    host: string;
   }>;
   /** Trace export; neither set = tracing off. */
   telemetry: Readonly<{

@@ -45,6 +45,7 @@ export const variables = {
   SHUTDOWN_GRACE_MS: `time in-flight messages get to finish on shutdown, in ms (default ${defaults.shutdownGraceMs})`,
   LOG_LEVEL: 'fatal, error, warn, info (default), debug or trace',
   HTTP_PORT: `port of /healthz, /readyz and /metrics (default ${defaults.httpPort}; 0 = any free port)`,
+  HTTP_HOST: `address they listen on (default ${defaults.httpHost}, every interface, for the platform's probes; npm start sets 127.0.0.1)`,
   OTEL_EXPORTER_OTLP_ENDPOINT:
     'OTLP/HTTP collector base URL for traces, e.g. http://localhost:4318 (default: off)',
   APPLICATIONINSIGHTS_CONNECTION_STRING:
@@ -157,6 +158,12 @@ export const schema = z.object({
   SHUTDOWN_GRACE_MS: int(defaults.shutdownGraceMs, 0),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   HTTP_PORT: int(defaults.httpPort, 0, 65_535),
+  HTTP_HOST: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || defaults.httpHost)
+    .pipe(z.string().regex(/^[\w.:-]+$/, 'expected an address such as 0.0.0.0, 127.0.0.1 or ::')),
   OTEL_EXPORTER_OTLP_ENDPOINT: optional.refine(
     (v) => v === undefined || /^https?:\/\/[^/\s]+/.test(v),
     'expected http(s)://HOST:PORT',

@@ -194,7 +194,7 @@ export function loadConfig(env: Env): Config {
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
-    http: { port: e.HTTP_PORT },
+    http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
     telemetry: {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING,

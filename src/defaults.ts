@@ -49,6 +49,8 @@ export const defaults = {
   batchFlushMs: 5,
   /** Port of /healthz, /readyz and /metrics. */
   httpPort: 8080,
+  /** Address they listen on: every interface, where the platform's probes reach the container. */
+  httpHost: '0.0.0.0',
   /** Days a processed message id stays in dbo.Inbox (0 = forever); must exceed the replay horizon. */
   inboxRetentionDays: 30,
   /** Time in-flight messages get to finish on shutdown. */

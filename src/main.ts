@@ -27,6 +27,7 @@ const readiness = createReadiness();
 const health = createHealth();
 const ops = createOpsServer({
   port: config.http.port,
+  host: config.http.host,
   health,
   readiness,
   metrics,

@@ -1,3 +1,4 @@
+import type { TokenCredential } from '@azure/identity';
 import {
   type Config,
   type ConfigError,
@@ -47,12 +48,19 @@ export function settingOrExit<T>(parse: () => T): T {
   }
 }
 
-/** A small SQL pool from the service's own SQL settings (same validation as the worker). */
-export function scriptSqlPool(env: Settings, max = 2): { pool: SqlPool; target: string; sql: Config['sql'] } {
+/**
+ * A small SQL pool from the service's own SQL settings (same validation as the worker), with the
+ * credential it logs in with; none with SQL_AUTH=password, which asks no identity for anything.
+ */
+export function scriptSqlPool(
+  env: Settings,
+  max = 2,
+): { pool: SqlPool; target: string; sql: Config['sql']; credential: TokenCredential | undefined } {
   const sql = settingOrExit(() => loadSqlConfig(env));
   const identity = settingOrExit(() => loadIdentityConfig(env));
   const requested = { kind: identity.credential, clientId: identity.clientId };
-  const authentication = sqlAuthentication(sql.auth, createCredential(requested));
+  const credential = sql.auth.kind === 'password' ? undefined : createCredential(requested);
+  const authentication = sqlAuthentication(sql.auth, credential);
   const pool = createSqlPool({
     server: sql.server,
     port: sql.port,
@@ -65,7 +73,7 @@ export function scriptSqlPool(env: Settings, max = 2): { pool: SqlPool; target: 
   });
   const as =
     sql.auth.kind === 'password' ? `SQL login ${sql.auth.user}` : describeRequestedIdentity(requested);
-  return { pool, target: `${sql.server}:${sql.port}/${sql.database} as ${as}`, sql };
+  return { pool, target: `${sql.server}:${sql.port}/${sql.database} as ${as}`, sql, credential };
 }
 
 /** The handler list the worker reads (HANDLERS_MODULE, else the shipped one), checked; a bad one exits 78. */

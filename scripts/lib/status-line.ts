@@ -6,8 +6,10 @@ export type PipelineStatus = {
   received: number;
   completed: number;
   deadLettered: number;
-  /** Handed back for another attempt: abandoned, plus deferred when the retry tier counts it. */
+  /** Messages waiting for a delayed retry now: the retry queue's depth (0 without a retry tier). */
   retrying: number;
+  /** Handed back for another attempt so far: abandoned, plus deferred when the retry tier counts it. */
+  retried: number;
   inFlight: number;
   /** Sums of the end-to-end lag histogram, for the average over an interval. */
   lagSumSeconds: number;
@@ -24,7 +26,8 @@ export async function readStatus(metricsUrl: string, signal?: AbortSignal): Prom
     received: m.sum('keyless_messages_received_total'),
     completed: m.sum('keyless_messages_completed_total'),
     deadLettered: m.sum('keyless_messages_dead_lettered_total'),
-    retrying: m.sum('keyless_messages_abandoned_total') + m.sum('keyless_messages_deferred_total'),
+    retrying: m.sum('keyless_retry_queue_depth'),
+    retried: m.sum('keyless_messages_abandoned_total') + m.sum('keyless_messages_deferred_total'),
     inFlight: m.sum('keyless_messages_in_flight'),
     lagSumSeconds: m.sum('keyless_end_to_end_lag_seconds_sum'),
     lagCount: m.sum('keyless_end_to_end_lag_seconds_count'),
@@ -56,13 +59,16 @@ export function formatStatus(now: PipelineStatus, previous: PipelineStatus | und
   return parts.join('  ');
 }
 
-/** What is printed when `npm start` ends: the totals of the run. */
+/**
+ * What is printed when `npm start` ends: the totals of the run, with how often a message was handed
+ * back for another attempt (the status line shows what waits for a retry now instead).
+ */
 export function formatTotals(last: PipelineStatus, startedAt: number): string {
   const lag = last.lagCount > 0 ? `, average lag ${duration(last.lagSumSeconds / last.lagCount)}` : '';
   return (
-    `totals: received ${count(last.received)}, completed ${count(last.completed)}, ` +
-    `dead-lettered ${count(last.deadLettered)}, retrying ${count(last.retrying)} ` +
-    `in ${duration((last.at - startedAt) / 1000)}${lag}`
+    `totals over ${duration((last.at - startedAt) / 1000)}: received ${count(last.received)}, ` +
+    `completed ${count(last.completed)}, dead-lettered ${count(last.deadLettered)}, ` +
+    `deferred or abandoned ${count(last.retried)}${lag}`
   );
 }
 

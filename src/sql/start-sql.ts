@@ -6,14 +6,20 @@ import { checkSqlAccess } from './access-check.ts';
 import type { SqlAuthentication } from './connection.ts';
 import { createSqlPool, type SqlPool } from './pool.ts';
 
-/** tedious' authentication for the configured kind: the managed identity's token, or a local password. */
-export const sqlAuthentication = (
+/**
+ * tedious' authentication for the configured kind: the managed identity's token, or a local
+ * password (which needs no credential, so a script on a local SQL Server asks no identity).
+ */
+export function sqlAuthentication(
   auth: Config['sql']['auth'],
-  credential: TokenCredential,
-): SqlAuthentication =>
-  auth.kind === 'password'
-    ? { type: 'default', options: { userName: auth.user, password: auth.password } }
-    : { type: 'token-credential', options: { credential } };
+  credential: TokenCredential | undefined,
+): SqlAuthentication {
+  if (auth.kind === 'password') {
+    return { type: 'default', options: { userName: auth.user, password: auth.password } };
+  }
+  if (!credential) throw new Error('SQL_AUTH=token needs a credential');
+  return { type: 'token-credential', options: { credential } };
+}
 
 /**
  * The connection pool, checked at start: an unreachable database, a missing user or a schema not

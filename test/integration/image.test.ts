@@ -131,7 +131,7 @@ describe('the image the Dockerfile describes', () => {
   it.each([
     ['the worker', ['dist/src/main.js']],
     ['migrate', ['dist/scripts/migrate.js']],
-    ['doctor', ['dist/scripts/doctor.js', 'worker']],
+    ['doctor', ['dist/scripts/doctor.js', '--as', 'worker']],
     ['publish', ['dist/scripts/publish.js', '--count', '1']],
     ['sql', ['dist/scripts/sql.js', 'SELECT 1']],
     ['reprocess', ['dist/scripts/reprocess.js', 'dlq', '--dry-run']],

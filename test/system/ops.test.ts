@@ -208,7 +208,8 @@ describe('the ops endpoints of a running worker', () => {
       received: m.sum(metricNames.received),
       completed: m.sum(metricNames.completed),
       deadLettered: m.sum(metricNames.deadLettered),
-      retrying: m.sum(metricNames.abandoned),
+      retrying: m.sum(metricNames.retryQueueDepth),
+      retried: m.sum(metricNames.abandoned) + m.sum(metricNames.deferred),
       lagCount: m.sum(`${metricNames.lag}_count`),
     });
     expect(status.completed).toBeGreaterThanOrEqual(40);

@@ -61,6 +61,14 @@ describe('configuration from the environment', () => {
     expect(error.message).toMatch(/SQL_AUTH: expected one of token, password/);
   });
 
+  it('serves the ops endpoints on every interface unless HTTP_HOST names one address', () => {
+    expect(loadConfig(minimal).http).toEqual({ port: 8080, host: '0.0.0.0' });
+    expect(loadConfig({ ...minimal, HTTP_HOST: '127.0.0.1' }).http.host).toBe('127.0.0.1');
+    expect(problemsOf({ ...minimal, HTTP_HOST: 'http://localhost' }).message).toMatch(
+      /HTTP_HOST: expected an address such as 0\.0\.0\.0, 127\.0\.0\.1 or ::/,
+    );
+  });
+
   it('refuses a connection string where a namespace belongs', () => {
     const error = problemsOf({
       ...minimal,

@@ -127,6 +127,26 @@ describe('the ops server', () => {
     await server.close();
   });
 
+  it('listens on the address it is given only: on 127.0.0.1, another loopback address is refused', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const server = createOpsServer({
+      port: 0,
+      host: '127.0.0.1',
+      health: createHealth(),
+      readiness: createReadiness(),
+      metrics: createMetrics(),
+      logger,
+    });
+    open.push(server);
+    await server.start();
+    expect((await fetch(`http://127.0.0.1:${server.port}/metrics`)).status).toBe(200);
+    await expect(fetch(`http://127.0.0.2:${server.port}/metrics`)).rejects.toMatchObject({
+      cause: { code: 'ECONNREFUSED' },
+    });
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ host: '127.0.0.1', port: server.port });
+  });
+
   it('fails to start, saying why, when its port is taken', async () => {
     const first = await serve();
     const second = createOpsServer({
