@@ -89,10 +89,14 @@ export type Config = Readonly<{
     /** Port of /healthz, /readyz and /metrics; 0 picks a free one. @defaultValue 8080 */
     port: number;
   }>;
-  /** Trace export; neither set = tracing off. */
+  /** Trace and metric export; neither destination set = both off. */
   telemetry: Readonly<{
-    /** OTLP/HTTP base URL of a collector. @defaultValue undefined */
+    /** OTLP base URL of a collector. @defaultValue undefined */
     otlpEndpoint: string | undefined;
+    /** How spans and metrics travel to it. @defaultValue 'http/json' */
+    otlpProtocol: 'http/json' | 'grpc';
+    /** How often metrics are pushed. @defaultValue 60000 */
+    metricExportIntervalMs: number;
     /** Application Insights connection string; ingestion authenticates with the managed identity. @defaultValue undefined */
     applicationInsightsConnectionString: string | undefined;
   }>;

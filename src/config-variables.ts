@@ -46,9 +46,12 @@ export const variables = {
   LOG_LEVEL: 'fatal, error, warn, info (default), debug or trace',
   HTTP_PORT: `port of /healthz, /readyz and /metrics (default ${defaults.httpPort}; 0 = any free port)`,
   OTEL_EXPORTER_OTLP_ENDPOINT:
-    'OTLP/HTTP collector base URL for traces, e.g. http://localhost:4318 (default: off)',
+    'OTLP collector base URL for traces and metrics, e.g. http://localhost:4318 (default: off); Container Apps sets it for its managed agent',
+  OTEL_EXPORTER_OTLP_PROTOCOL:
+    "'http/json' (default) or 'grpc' (Container Apps' managed agent takes gRPC only and sets this)",
+  OTEL_METRIC_EXPORT_INTERVAL: `how often metrics are pushed over OTLP and to Azure Monitor, in ms (default ${defaults.metricExportIntervalMs})`,
   APPLICATIONINSIGHTS_CONNECTION_STRING:
-    'Application Insights connection string for traces, sent with the managed identity (default: off)',
+    'Application Insights connection string for traces and metrics, sent with the managed identity (default: off)',
   INBOX_RETENTION_DAYS: `days a processed message id stays in dbo.Inbox, 0 = forever (default ${defaults.inboxRetentionDays}); must exceed the replay horizon`,
 } as const;
 
@@ -159,6 +162,8 @@ export const schema = z.object({
     (v) => v === undefined || /^https?:\/\/[^/\s]+/.test(v),
     'expected http(s)://HOST:PORT',
   ),
+  OTEL_EXPORTER_OTLP_PROTOCOL: oneOf(['http/json', 'grpc'], 'http/json'),
+  OTEL_METRIC_EXPORT_INTERVAL: int(defaults.metricExportIntervalMs, 1_000, 3_600_000),
   APPLICATIONINSIGHTS_CONNECTION_STRING: optional.refine(
     (v) => v === undefined || /(^|;)\s*InstrumentationKey=[0-9a-f-]{36}\s*(;|$)/i.test(v),
     'expected InstrumentationKey=GUID;IngestionEndpoint=https://…',

@@ -184,6 +184,8 @@ export function loadConfig(env: Env): Config {
     http: { port: e.HTTP_PORT },
     telemetry: {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      otlpProtocol: e.OTEL_EXPORTER_OTLP_PROTOCOL,
+      metricExportIntervalMs: e.OTEL_METRIC_EXPORT_INTERVAL,
       applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING,
     },
     inbox: { retentionDays: e.INBOX_RETENTION_DAYS },

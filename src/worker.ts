@@ -28,6 +28,7 @@ import { checkSqlAccess } from './sql/access-check.ts';
 import type { SqlAuthentication } from './sql/connection.ts';
 import { createSqlPool } from './sql/pool.ts';
 import { createMessageTracing } from './telemetry/message-spans.ts';
+import { startMetricExport } from './telemetry/metric-export.ts';
 import { startTracing } from './telemetry/tracing.ts';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -72,14 +73,12 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
   try {
     const requested = { kind: config.identity.credential, clientId: config.identity.clientId };
     const credential = observeCredential(createCredential(requested), metrics ? tokenMetrics(metrics) : {});
-    const tracing = startTracing({
-      otlpEndpoint: config.telemetry.otlpEndpoint,
-      applicationInsightsConnectionString: config.telemetry.applicationInsightsConnectionString,
-      credential,
-      exporters: deps.spanExporters ?? [],
-    });
+    const tracing = startTracing({ ...config.telemetry, credential, exporters: deps.spanExporters ?? [] });
     // Added first, so closed last: the spans of the drain are exported too.
     closer.add('tracing', () => tracing.close());
+    // The same instruments as /metrics, pushed; closed next to last, so the drain's figures go out too.
+    const metricExport = startMetricExport({ ...config.telemetry, credential, registry: metrics?.registry });
+    closer.add('metric export', () => metricExport.close());
     if (tracing.enabled) {
       logger.info(
         {
