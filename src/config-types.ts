@@ -46,6 +46,8 @@ export type Config = Readonly<{
     poolMax: number;
     /** Connections are replaced before their login token ages out. @defaultValue 2700000 (45 min) */
     tokenMaxAgeMs: number;
+    /** How long start waits for the migrations to create the schema; 0 stops at once. @defaultValue 600000 */
+    schemaWaitMs: number;
     /** Accept a certificate no trusted CA signed (a SQL Server container's own), still encrypted. @defaultValue false */
     trustServerCertificate: boolean;
   }>;

@@ -25,6 +25,7 @@ export const variables = {
   SQL_PASSWORD: 'password for SQL_AUTH=password',
   SQL_ENCRYPT: "'true' (default) or 'false' (local SQL Server containers only)",
   SQL_POOL_MAX: `connections in the pool (default ${defaults.sqlPoolMax})`,
+  SQL_SCHEMA_WAIT_MS: `how long start waits, not ready, for the migrations to create the schema, in ms (default ${defaults.sqlSchemaWaitMs}; 0 = stop at once)`,
   SQL_TOKEN_MAX_AGE_MS: `connections are replaced after this age, before their token expires (default ${defaults.sqlTokenMaxAgeMs})`,
   SQL_TRUST_SERVER_CERTIFICATE:
     "'true' accepts the server's self-signed certificate, still encrypted (local SQL Server containers only; default 'false')",
@@ -140,6 +141,7 @@ export const schema = z.object({
   SQL_PASSWORD: optional,
   SQL_ENCRYPT: oneOf(['true', 'false'], 'true'),
   SQL_POOL_MAX: int(defaults.sqlPoolMax, 1, 1_000),
+  SQL_SCHEMA_WAIT_MS: int(defaults.sqlSchemaWaitMs, 0, 86_400_000),
   SQL_TOKEN_MAX_AGE_MS: int(defaults.sqlTokenMaxAgeMs, 10_000),
   SQL_TRUST_SERVER_CERTIFICATE: oneOf(['true', 'false'], 'false'),
   REDIS_URL: optional.refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'expected redis://HOST:PORT'),

@@ -96,6 +96,7 @@ function sqlFrom(e: Part<'SQL_'>, problems: Problems): Config['sql'] {
     encrypt: e.SQL_ENCRYPT === 'true',
     poolMax: e.SQL_POOL_MAX,
     tokenMaxAgeMs: e.SQL_TOKEN_MAX_AGE_MS,
+    schemaWaitMs: e.SQL_SCHEMA_WAIT_MS,
     trustServerCertificate: e.SQL_TRUST_SERVER_CERTIFICATE === 'true',
   };
 }

@@ -151,12 +151,14 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       logger: logger.child({ component: 'sql' }),
     });
     closer.add('sql pool', () => pool.close());
-    // Fail the start, not the first message, when the database is unreachable, the user is missing
-    // or the schema is not there.
+    // Fail the start, not the first message, when the database is unreachable or the user is
+    // missing; wait (not ready) for a schema the migration job has not created yet.
     await checkSqlAccess(pool, {
       server: config.sql.server,
       database: config.sql.database,
       identity: config.sql.auth.kind === 'token' ? identity : undefined,
+      schemaWaitMs: config.sql.schemaWaitMs,
+      logger: logger.child({ component: 'sql' }),
       signal,
     });
     logger.info({ server: config.sql.server, database: config.sql.database }, 'sql ready');
