@@ -7,25 +7,28 @@
 CHANGED=0
 say() { printf '%s\n' "$*"; }
 
-# quote WORD: as a person would type it; a <placeholder> stays readable.
-quote() {
-  if [[ $1 =~ ^[A-Za-z0-9_./:=@%+,-]+$ || $1 =~ ^[A-Za-z0-9_./:=@%+,-]*\<[a-z0-9-]+\>[A-Za-z0-9_./:=@%+,-]*$ ]]; then
-    printf '%s' "$1"
-  else
-    printf "'%s'" "${1//\'/\'\\\'\'}"
-  fi
-}
+# show_cmd WORDS...: the command as a person would type it; a <placeholder> stays readable.
 show_cmd() {
-  local line='' word
-  for word in "$@"; do line+=" $(quote "$word")"; done
+  local line='' word plain='^[A-Za-z0-9_./:=@%+,-]*(<[a-z0-9-]+>)?[A-Za-z0-9_./:=@%+,-]*$'
+  for word in "$@"; do
+    if [[ -n $word && $word =~ $plain ]]; then
+      line+=" $word"
+    else
+      line+=" '${word//\'/\'\\\'\'}'"
+    fi
+  done
   printf ' %s\n' "$line"
 }
 
 # placeholder NAME FIELD: <NAME-field> in kebab case, e.g. worker-identity principalId → <worker-identity-principal-id>.
 placeholder() {
-  local field=${2##*.}
-  field=$(sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' <<<"${field//\"/}" | tr '[:upper:]' '[:lower:]')
-  printf '<%s-%s>' "$1" "$field"
+  local field=${2##*.} out='' c i
+  field=${field//\"/}
+  for ((i = 0; i < ${#field}; i++)); do
+    c=${field:i:1}
+    if [[ $c == [A-Z] ]]; then out+=-${c,,}; else out+=$c; fi
+  done
+  printf '<%s-%s>' "$1" "$out"
 }
 placeholders() { # placeholders NAME QUERY: one per field of the query, tab-separated
   local fields field out=()
@@ -74,7 +77,8 @@ ensure() {
 assign() {
   local principal=$1 role=$2 scope=$3 label=$4
   if [[ $DRY_RUN == true ]]; then
-    show_cmd az role assignment create --assignee-object-id "$principal" --assignee-principal-type ServicePrincipal --role "$role" --scope "$scope"
+    show_cmd az role assignment create --assignee-object-id "$principal" --assignee-principal-type ServicePrincipal \
+      --role "$role" --scope "$scope" --output none
     return
   fi
   local count

@@ -213,3 +213,42 @@ describe('scripts/deploy.sh', () => {
     );
   });
 });
+
+describe("the README's deployment commands", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('### One command'), readme.indexOf('**Idempotent.**'));
+  const shown = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
+    .flatMap((m) => (m[1] as string).split('\n'))
+    .map((l) => l.trim())
+    .filter((l) => /^(az|env) /.test(l));
+  /** Shell words, with '…' quoting: enough for the commands deploy.sh prints. */
+  const words = (line: string) => [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? '');
+  const sameTag = (line: string) => line.replace(/keyless-worker:\S+/g, 'keyless-worker:<tag>');
+
+  it('are what a dry run prints, word for word', () => {
+    expect(shown.length).toBeGreaterThan(8);
+    // The default --out, as the README shows it.
+    const { status, output } = recorder.run('deploy', ['--dry-run']);
+    expect(status, output).toBe(0);
+    const printed = new Set(output.split('\n').map((l) => sameTag(l.trim())));
+    expect(shown.filter((l) => !printed.has(sameTag(l)))).toEqual([]);
+  });
+
+  it('are what a deployment runs (or, for watching the app, prints), placeholders standing for the values Azure answered', () => {
+    const { status, output, calls } = recorder.run('deploy', [], {
+      AZ_RECORD_STATE: recorder.state('readme'),
+    });
+    expect(status, output).toBe(0);
+    const matches = (call: string[], shownWords: string[]) =>
+      call.length === shownWords.length &&
+      shownWords.every((w, i) =>
+        new RegExp(`^${w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/<[a-z0-9-]+>/g, '.+')}$`).test(
+          call[i] as string,
+        ),
+      );
+    const printed = new Set(output.split('\n').map((l) => l.trim()));
+    const azShown = shown.filter((l) => l.startsWith('az ') && !printed.has(l)).map((l) => words(l).slice(1));
+    expect(azShown.length).toBeGreaterThan(5);
+    expect(azShown.filter((w) => !calls.some((c) => matches(c, w))).map((w) => w.join(' '))).toEqual([]);
+  });
+});
