@@ -27,35 +27,8 @@ the app, runs the doctor as the worker's identity, and prints how to watch the a
 USAGE
 }
 
-DRY_RUN=false
-IDENTITY=user
-PREFIX=keyless
-LOCATION=westeurope
-RESOURCE_GROUP=""
 TAG=""
 OUT=""
-bad() { echo "deploy: $1" >&2; usage >&2; exit 2; }
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    -h | --help) usage; exit 0 ;;
-    --dry-run) DRY_RUN=true ;;
-    --tag | --identity | --prefix | --location | --resource-group | --out)
-      [[ $# -ge 2 && $2 != -* ]] || bad "$1 needs a value"
-      case $1 in
-        --tag) TAG=$2 ;;
-        --identity) IDENTITY=$2 ;;
-        --prefix) PREFIX=$2 ;;
-        --location) LOCATION=$2 ;;
-        --resource-group) RESOURCE_GROUP=$2 ;;
-        --out) OUT=$2 ;;
-      esac
-      shift ;;
-    *) bad "unknown option $1" ;;
-  esac
-  shift
-done
-[[ $IDENTITY == user || $IDENTITY == system ]] || bad "--identity is user or system, not $IDENTITY"
-
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=lib/az.sh
@@ -64,6 +37,16 @@ source "$ROOT/scripts/lib/az.sh"
 source "$ROOT/scripts/lib/provision-steps.sh"
 # shellcheck source=lib/deploy-steps.sh
 source "$ROOT/scripts/lib/deploy-steps.sh"
+bad() { echo "deploy: $1" >&2; usage >&2; exit 2; }
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    -h | --help) usage; exit 0 ;;
+    --dry-run) DRY_RUN=true ;;
+    --tag | --identity | --prefix | --location | --resource-group | --out) take_option "$@"; shift ;;
+    *) bad "unknown option $1" ;;
+  esac
+  shift
+done
 deployment_names
 OUT=${OUT:-.local/deploy/$PREFIX}
 # The same sources give the same tag, so a second run finds its image and builds nothing.
@@ -98,13 +81,7 @@ say "6/6 doctor, as the worker's identity"
 run_doctor "$APP_CHANGED"
 
 say ""
-if [[ $DRY_RUN == true ]]; then
-  say "dry run: nothing ran"
-elif [[ $CHANGED -eq 0 ]]; then
-  say "nothing to change: everything was present"
-else
-  say "$CHANGED change(s) made"
-fi
+say_changes
 say "image:    $IMAGE"
 say "app:      $APP in $RG (specs in $OUT)"
 say "Watch it:"

@@ -24,36 +24,21 @@ grants each identity its roles. Prints the database users to create as the SQL E
 USAGE
 }
 
-DRY_RUN=false
-IDENTITY=user
-PREFIX=keyless
-LOCATION=westeurope
-RESOURCE_GROUP=""
-bad() { echo "provision: $1" >&2; usage >&2; exit 2; }
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    -h | --help) usage; exit 0 ;;
-    --dry-run) DRY_RUN=true ;;
-    --identity | --prefix | --location | --resource-group)
-      [[ $# -ge 2 && $2 != -* ]] || bad "$1 needs a value"
-      case $1 in
-        --identity) IDENTITY=$2 ;;
-        --prefix) PREFIX=$2 ;;
-        --location) LOCATION=$2 ;;
-        --resource-group) RESOURCE_GROUP=$2 ;;
-      esac
-      shift ;;
-    *) bad "unknown option $1" ;;
-  esac
-  shift
-done
-[[ $IDENTITY == user || $IDENTITY == system ]] || bad "--identity is user or system, not $IDENTITY"
-
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib/az.sh
 source "$ROOT/scripts/lib/az.sh"
 # shellcheck source=lib/provision-steps.sh
 source "$ROOT/scripts/lib/provision-steps.sh"
+bad() { echo "provision: $1" >&2; usage >&2; exit 2; }
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    -h | --help) usage; exit 0 ;;
+    --dry-run) DRY_RUN=true ;;
+    --identity | --prefix | --location | --resource-group) take_option "$@"; shift ;;
+    *) bad "unknown option $1" ;;
+  esac
+  shift
+done
 deployment_names
 
 say "provisioning $APP in $RG ($LOCATION), worker identity: $IDENTITY-assigned$([[ $DRY_RUN == true ]] && echo ', dry run: printing the az commands, running none')"
@@ -67,10 +52,4 @@ if [[ $IDENTITY == system ]]; then
   say "The worker's own rights and database user follow once the app exists: scripts/deploy.sh --identity system."
 fi
 say ""
-if [[ $DRY_RUN == true ]]; then
-  say "dry run: nothing ran"
-elif [[ $CHANGED -eq 0 ]]; then
-  say "nothing to change: everything was present"
-else
-  say "$CHANGED change(s) made"
-fi
+say_changes

@@ -2,10 +2,40 @@
 # Sourced by scripts/provision.sh and scripts/deploy.sh: runs az commands, or prints them in a dry
 # run; creates what is absent, leaves what is present ("present"), and counts what it changed. In a
 # dry run every value Azure would have answered is a placeholder naming it: <worker-identity-principal-id>.
-# Expects DRY_RUN (true|false) and RG.
+# The sourcing script defines `bad MESSAGE` (one line and its usage on stderr, exit 2) and sets RG.
 
 CHANGED=0
+DRY_RUN=false
+IDENTITY=user
+PREFIX=keyless
+LOCATION=westeurope
+RESOURCE_GROUP=""
 say() { printf '%s\n' "$*"; }
+
+# take_option FLAG VALUE: sets what a flag of provision.sh or deploy.sh names; the caller shifts.
+take_option() {
+  [[ -n ${2:-} && $2 != -* ]] || bad "$1 needs a value"
+  case $1 in
+    --identity)
+      [[ $2 == user || $2 == system ]] || bad "--identity is user or system, not $2"
+      IDENTITY=$2 ;;
+    --prefix) PREFIX=$2 ;;
+    --location) LOCATION=$2 ;;
+    --resource-group) RESOURCE_GROUP=$2 ;;
+    --tag) TAG=$2 ;;
+    --out) OUT=$2 ;;
+  esac
+}
+
+say_changes() {
+  if [[ $DRY_RUN == true ]]; then
+    say "dry run: nothing ran"
+  elif [[ $CHANGED -eq 0 ]]; then
+    say "nothing to change: everything was present"
+  else
+    say "$CHANGED change(s) made"
+  fi
+}
 
 # show_cmd WORDS...: the command as a person would type it; a <placeholder> stays readable.
 show_cmd() {

@@ -100,16 +100,21 @@ export function prometheusProducer(
           valueType: ValueType.DOUBLE,
         };
         const kind = String(m.type);
+        // A delta covers the time since the previous export; a total, the time since the process began.
+        const sum = (instrument: InstrumentType) => {
+          const aggregationTemporality = temporalityOf(instrument);
+          const isDelta = aggregationTemporality === AggregationTemporality.DELTA;
+          return { aggregationTemporality, isDelta, startTime: isDelta ? previousExport : processStart };
+        };
         if (kind === 'counter') {
-          const temporality = temporalityOf(InstrumentType.COUNTER);
-          const isDelta = temporality === AggregationTemporality.DELTA;
+          const { aggregationTemporality, isDelta, startTime } = sum(InstrumentType.COUNTER);
           metrics.push({
             descriptor,
-            aggregationTemporality: temporality,
+            aggregationTemporality,
             dataPointType: DataPointType.SUM,
             isMonotonic: true,
             dataPoints: values.map((v) => ({
-              startTime: isDelta ? previousExport : processStart,
+              startTime,
               endTime: now,
               attributes: v.labels,
               value: isDelta ? delta(seriesKey(m.name, v.labels), v.value) : v.value,
@@ -128,16 +133,15 @@ export function prometheusProducer(
             })),
           });
         } else if (kind === 'histogram') {
-          const temporality = temporalityOf(InstrumentType.HISTOGRAM);
-          const isDelta = temporality === AggregationTemporality.DELTA;
+          const { aggregationTemporality, isDelta, startTime } = sum(InstrumentType.HISTOGRAM);
           metrics.push({
             descriptor,
-            aggregationTemporality: temporality,
+            aggregationTemporality,
             dataPointType: DataPointType.HISTOGRAM,
             dataPoints: [...histogramSeries(values, m.name)].map(([key, { labels, b }]) => {
               const v = isDelta ? deltaBuckets(key, b) : b;
               return {
-                startTime: isDelta ? previousExport : processStart,
+                startTime,
                 endTime: now,
                 attributes: labels,
                 value: {

@@ -2,6 +2,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { createLocalCa } from '../stand-ins/ca.ts';
+import { type IdentityStandIn, startIdentityStandIn } from '../stand-ins/identity.ts';
 import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
 
 export type Ingested = { path: string; authorization: string | undefined; body: string };
@@ -58,4 +59,27 @@ export function trackedItems(received: readonly Ingested[]): Record<string, unkn
         ? (JSON.parse(text) as Record<string, unknown>[])
         : text.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     });
+}
+
+/**
+ * The identity stand-in as this process's managed identity endpoint, and an ingestion endpoint:
+ * what the Azure Monitor exporters need to send with a managed identity's token.
+ */
+export async function startMonitorStandIns(): Promise<{
+  identity: IdentityStandIn;
+  ingestion: IngestionEndpoint;
+  close(): Promise<void>;
+}> {
+  const identity = await startIdentityStandIn();
+  process.env.IDENTITY_ENDPOINT = identity.endpoint;
+  process.env.IDENTITY_HEADER = identity.header;
+  const ingestion = await startIngestionEndpoint();
+  return {
+    identity,
+    ingestion,
+    close: async () => {
+      await ingestion.close();
+      await identity.close();
+    },
+  };
 }

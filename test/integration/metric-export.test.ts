@@ -3,13 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { createCredential } from '../../src/identity/credential.ts';
 import { startMetricExport } from '../../src/telemetry/metric-export.ts';
-import {
-  type IngestionEndpoint,
-  startIngestionEndpoint,
-  trackedItems,
-} from '../helpers/ingestion-endpoint.ts';
+import { startMonitorStandIns, trackedItems } from '../helpers/ingestion-endpoint.ts';
 import { startOtlpGrpcReceiver, startOtlpHttpReceiver } from '../helpers/otlp-receiver.ts';
-import { type IdentityStandIn, startIdentityStandIn } from '../stand-ins/identity.ts';
 import { until } from './consumer-stand-ins.ts';
 
 // The worker's own kind of registry and instruments, pushed by the real OTLP and Azure Monitor
@@ -158,25 +153,18 @@ describe('metric export over OTLP', () => {
 });
 
 describe('metric export to Azure Monitor', () => {
-  let identity: IdentityStandIn;
-  let ingestion: IngestionEndpoint;
+  let monitor: Awaited<ReturnType<typeof startMonitorStandIns>>;
   beforeAll(async () => {
-    identity = await startIdentityStandIn();
-    process.env.IDENTITY_ENDPOINT = identity.endpoint;
-    process.env.IDENTITY_HEADER = identity.header;
-    ingestion = await startIngestionEndpoint();
+    monitor = await startMonitorStandIns();
   });
-  afterAll(async () => {
-    await ingestion?.close();
-    await identity?.close();
-  });
+  afterAll(() => monitor?.close());
 
   it('sends changes since the last export with a bearer token of the managed identity, under the cloud role and replica', async () => {
-    const worker = identity.addIdentity('keyless-worker');
+    const worker = monitor.identity.addIdentity('keyless-worker');
     const { metrics, received, lag } = instruments();
     const exported = startMetricExport({
       registry: metrics.registry,
-      applicationInsightsConnectionString: `InstrumentationKey=${randomUUID()};IngestionEndpoint=${ingestion.url}`,
+      applicationInsightsConnectionString: `InstrumentationKey=${randomUUID()};IngestionEndpoint=${monitor.ingestion.url}`,
       credential: createCredential({ clientId: worker.clientId }),
       instanceId: replica,
       metricExportIntervalMs: 200,
@@ -187,7 +175,7 @@ describe('metric export to Azure Monitor', () => {
       data: { baseData: { metrics: { name: string; value: number; count?: number }[] } };
     };
     const points = (name: string) =>
-      (trackedItems(ingestion.received) as Envelope[])
+      (trackedItems(monitor.ingestion.received) as Envelope[])
         .filter((e) => e.name === 'Microsoft.ApplicationInsights.Metric')
         .flatMap((e) => e.data.baseData.metrics.map((m) => ({ ...m, tags: e.tags })))
         .filter((m) => m.name === name);
@@ -217,10 +205,10 @@ describe('metric export to Azure Monitor', () => {
       'ai.cloud.role': 'keyless.keyless-worker',
       'ai.cloud.roleInstance': replica,
     });
-    const track = ingestion.received.filter((r) => r.path.includes('/track'));
+    const track = monitor.ingestion.received.filter((r) => r.path.includes('/track'));
     expect(track.length).toBeGreaterThan(1);
     for (const r of track) {
-      const check = identity.verify(
+      const check = monitor.identity.verify(
         String(r.authorization).replace(/^Bearer /, ''),
         'https://monitor.azure.com',
       );

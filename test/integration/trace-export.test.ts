@@ -2,48 +2,34 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredential } from '../../src/identity/credential.ts';
 import { startTracing } from '../../src/telemetry/tracing.ts';
-import {
-  type IngestionEndpoint,
-  startIngestionEndpoint,
-  trackedItems,
-} from '../helpers/ingestion-endpoint.ts';
+import { startMonitorStandIns, trackedItems } from '../helpers/ingestion-endpoint.ts';
 import { startOtlpGrpcReceiver, startOtlpHttpReceiver } from '../helpers/otlp-receiver.ts';
-import { type IdentityStandIn, startIdentityStandIn } from '../stand-ins/identity.ts';
 
-let identity: IdentityStandIn;
-let ingestion: IngestionEndpoint;
-
+let monitor: Awaited<ReturnType<typeof startMonitorStandIns>>;
 beforeAll(async () => {
-  identity = await startIdentityStandIn();
-  process.env.IDENTITY_ENDPOINT = identity.endpoint;
-  process.env.IDENTITY_HEADER = identity.header;
-  ingestion = await startIngestionEndpoint();
+  monitor = await startMonitorStandIns();
 });
-
-afterAll(async () => {
-  await ingestion?.close();
-  await identity?.close();
-});
+afterAll(() => monitor?.close());
 
 describe('trace export', () => {
   it('sends spans to Azure Monitor with a bearer token of the managed identity for https://monitor.azure.com, no key', async () => {
-    const worker = identity.addIdentity('keyless-worker');
+    const worker = monitor.identity.addIdentity('keyless-worker');
     const tracing = startTracing({
-      applicationInsightsConnectionString: `InstrumentationKey=${randomUUID()};IngestionEndpoint=${ingestion.url}`,
+      applicationInsightsConnectionString: `InstrumentationKey=${randomUUID()};IngestionEndpoint=${monitor.ingestion.url}`,
       credential: createCredential({ clientId: worker.clientId }),
     });
     expect(tracing.enabled).toBe(true);
     tracing.tracer.startSpan('process orders-monitor').end();
     await tracing.close();
 
-    const track = ingestion.received.filter((r) => r.path.includes('/track'));
+    const track = monitor.ingestion.received.filter((r) => r.path.includes('/track'));
     expect(track.length).toBeGreaterThan(0);
     const span = trackedItems(track).find((i) => JSON.stringify(i).includes('process orders-monitor'));
     // Application Insights names the worker by its cloud role, `service.namespace`.`service.name`.
     expect(span?.tags).toMatchObject({ 'ai.cloud.role': 'keyless.keyless-worker' });
     for (const r of track) {
       expect(r.authorization).toMatch(/^Bearer /);
-      const check = identity.verify(
+      const check = monitor.identity.verify(
         String(r.authorization).slice('Bearer '.length),
         'https://monitor.azure.com',
       );
