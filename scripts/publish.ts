@@ -119,6 +119,7 @@ const credential = createCredential({ kind, clientId });
 // With the worker's trace settings, each event's trace starts here and the worker continues it.
 const tracing = startTracing({
   otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
+  otlpProtocol: env.OTEL_EXPORTER_OTLP_PROTOCOL === 'grpc' ? 'grpc' : 'http/json',
   applicationInsightsConnectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING || undefined,
   credential,
   serviceName: 'keyless-publish',

@@ -46,6 +46,8 @@ export type Config = Readonly<{
     poolMax: number;
     /** Connections are replaced before their login token ages out. @defaultValue 2700000 (45 min) */
     tokenMaxAgeMs: number;
+    /** How long start waits for the migrations to create the schema; 0 stops at once. @defaultValue 600000 */
+    schemaWaitMs: number;
     /** Accept a certificate no trusted CA signed (a SQL Server container's own), still encrypted. @defaultValue false */
     trustServerCertificate: boolean;
   }>;
@@ -91,10 +93,14 @@ export type Config = Readonly<{
     /** Address they listen on. @defaultValue '0.0.0.0' (every interface, for the platform's probes) */
     host: string;
   }>;
-  /** Trace export; neither set = tracing off. */
+  /** Trace and metric export; neither destination set = both off. */
   telemetry: Readonly<{
-    /** OTLP/HTTP base URL of a collector. @defaultValue undefined */
+    /** OTLP base URL of a collector. @defaultValue undefined */
     otlpEndpoint: string | undefined;
+    /** How spans and metrics travel to it. @defaultValue 'http/json' */
+    otlpProtocol: 'http/json' | 'grpc';
+    /** How often metrics are pushed. @defaultValue 60000 */
+    metricExportIntervalMs: number;
     /** Application Insights connection string; ingestion authenticates with the managed identity. @defaultValue undefined */
     applicationInsightsConnectionString: string | undefined;
   }>;

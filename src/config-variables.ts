@@ -25,6 +25,7 @@ export const variables = {
   SQL_PASSWORD: 'password for SQL_AUTH=password',
   SQL_ENCRYPT: "'true' (default) or 'false' (local SQL Server containers only)",
   SQL_POOL_MAX: `connections in the pool (default ${defaults.sqlPoolMax})`,
+  SQL_SCHEMA_WAIT_MS: `how long start waits, not ready, for the migrations to create the schema, in ms (default ${defaults.sqlSchemaWaitMs}; 0 = stop at once)`,
   SQL_TOKEN_MAX_AGE_MS: `connections are replaced after this age, before their token expires (default ${defaults.sqlTokenMaxAgeMs})`,
   SQL_TRUST_SERVER_CERTIFICATE:
     "'true' accepts the server's self-signed certificate, still encrypted (local SQL Server containers only; default 'false')",
@@ -47,9 +48,12 @@ export const variables = {
   HTTP_PORT: `port of /healthz, /readyz and /metrics (default ${defaults.httpPort}; 0 = any free port)`,
   HTTP_HOST: `address they listen on (default ${defaults.httpHost}, every interface, for the platform's probes; npm start sets 127.0.0.1)`,
   OTEL_EXPORTER_OTLP_ENDPOINT:
-    'OTLP/HTTP collector base URL for traces, e.g. http://localhost:4318 (default: off)',
+    'OTLP collector base URL for traces and metrics, e.g. http://localhost:4318 (default: off); Container Apps sets it for its managed agent',
+  OTEL_EXPORTER_OTLP_PROTOCOL:
+    "'http/json' (default) or 'grpc' (Container Apps' managed agent takes gRPC only and sets this)",
+  OTEL_METRIC_EXPORT_INTERVAL: `how often metrics are pushed over OTLP and to Azure Monitor, in ms (default ${defaults.metricExportIntervalMs})`,
   APPLICATIONINSIGHTS_CONNECTION_STRING:
-    'Application Insights connection string for traces, sent with the managed identity (default: off)',
+    'Application Insights connection string for traces and metrics, sent with the managed identity (default: off)',
   HANDLERS_MODULE:
     'path of a module that exports `handlers`, the event types to handle (default: the shipped list, src/handlers/handlers.ts)',
   INBOX_RETENTION_DAYS: `days a processed message id stays in dbo.Inbox, 0 = forever (default ${defaults.inboxRetentionDays}); must exceed the replay horizon`,
@@ -140,6 +144,7 @@ export const schema = z.object({
   SQL_PASSWORD: optional,
   SQL_ENCRYPT: oneOf(['true', 'false'], 'true'),
   SQL_POOL_MAX: int(defaults.sqlPoolMax, 1, 1_000),
+  SQL_SCHEMA_WAIT_MS: int(defaults.sqlSchemaWaitMs, 0, 86_400_000),
   SQL_TOKEN_MAX_AGE_MS: int(defaults.sqlTokenMaxAgeMs, 10_000),
   SQL_TRUST_SERVER_CERTIFICATE: oneOf(['true', 'false'], 'false'),
   REDIS_URL: optional.refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'expected redis://HOST:PORT'),
@@ -168,6 +173,8 @@ export const schema = z.object({
     (v) => v === undefined || /^https?:\/\/[^/\s]+/.test(v),
     'expected http(s)://HOST:PORT',
   ),
+  OTEL_EXPORTER_OTLP_PROTOCOL: oneOf(['http/json', 'grpc'], 'http/json'),
+  OTEL_METRIC_EXPORT_INTERVAL: int(defaults.metricExportIntervalMs, 1_000, 3_600_000),
   APPLICATIONINSIGHTS_CONNECTION_STRING: optional.refine(
     (v) => v === undefined || /(^|;)\s*InstrumentationKey=[0-9a-f-]{36}\s*(;|$)/i.test(v),
     'expected InstrumentationKey=GUID;IngestionEndpoint=https://…',

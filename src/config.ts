@@ -102,6 +102,7 @@ function sqlFrom(e: Part<'SQL_'>, problems: Problems): Config['sql'] {
     encrypt: e.SQL_ENCRYPT === 'true',
     poolMax: e.SQL_POOL_MAX,
     tokenMaxAgeMs: e.SQL_TOKEN_MAX_AGE_MS,
+    schemaWaitMs: e.SQL_SCHEMA_WAIT_MS,
     trustServerCertificate: e.SQL_TRUST_SERVER_CERTIFICATE === 'true',
   };
 }
@@ -197,6 +198,8 @@ export function loadConfig(env: Env): Config {
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
     telemetry: {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      otlpProtocol: e.OTEL_EXPORTER_OTLP_PROTOCOL,
+      metricExportIntervalMs: e.OTEL_METRIC_EXPORT_INTERVAL,
       applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING,
     },
     handlers: { module: e.HANDLERS_MODULE },

@@ -53,6 +53,13 @@ export const defaults = {
   httpHost: '0.0.0.0',
   /** Days a processed message id stays in dbo.Inbox (0 = forever); must exceed the replay horizon. */
   inboxRetentionDays: 30,
+  /** How often the metrics are pushed over OTLP and to Azure Monitor (OpenTelemetry's default). */
+  metricExportIntervalMs: 60_000,
+  /**
+   * How long start waits for the migrations to create the schema before it gives up: the migration
+   * job's own time limit (replicaTimeout in containerapp.migrate-job.yaml).
+   */
+  sqlSchemaWaitMs: 600_000,
   /** Time in-flight messages get to finish on shutdown. */
   shutdownGraceMs: 25_000,
 } as const;

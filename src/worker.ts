@@ -78,7 +78,12 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     );
     const tracing = startTelemetry(
       config.telemetry,
-      { credential, entity: entityPath(serviceBus.entity), exporters: deps.spanExporters },
+      {
+        credential,
+        entity: entityPath(serviceBus.entity),
+        exporters: deps.spanExporters,
+        registry: metrics?.registry,
+      },
       ctx,
     );
     await startSecretStore(config.keyVault, credential, identity, ctx);

@@ -47,7 +47,9 @@ export async function startSqlPool(
     server: config.server,
     database: config.database,
     identity: config.auth.kind === 'token' ? identity : undefined,
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    schemaWaitMs: config.schemaWaitMs,
+    logger: ctx.logger.child({ component: 'sql' }),
+    signal: ctx.signal,
   });
   ctx.logger.info({ server: config.server, database: config.database }, 'sql ready');
   ctx.readiness?.add('sql', async () => {

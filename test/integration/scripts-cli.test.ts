@@ -43,7 +43,11 @@ const provision: Script = {
   name: 'provision',
   run: (args, env) => runScript(['scripts/provision.sh', ...args], env, 'bash'),
 };
-const scripts = [start, stack, publish, sql, migrate, doctor, reprocess, fault, bench, provision];
+const deploy: Script = {
+  name: 'deploy',
+  run: (args, env) => runScript(['scripts/deploy.sh', ...args], env, 'bash'),
+};
+const scripts = [start, stack, publish, sql, migrate, doctor, reprocess, fault, bench, provision, deploy];
 
 /** What a refused command line shows: one line naming the problem, a blank line, the usage; exit 2. */
 const expectRefused = (r: ScriptRun, line: string) => {
@@ -76,6 +80,7 @@ describe.concurrent('every script', () => {
     { s: fault, args: ['servicebus', '--seconds', '5'], line: 'fault servicebus: unknown option --seconds' },
     { s: bench, args: ['--fast'], line: 'bench: unknown option --fast' },
     { s: provision, args: ['--bogus'], line: 'provision: unknown option --bogus' },
+    { s: deploy, args: ['--bogus'], line: 'deploy: unknown option --bogus' },
   ])('refuses a flag it does not take with "$line", then the usage, exit 2', async ({ s, args, line }) => {
     expectRefused(await s.run(args), line);
   });

@@ -7,7 +7,7 @@ import { fixtureHandlersEnv } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 
-// The worker with the app's system-assigned identity (`provision.sh --identity system`): no
+// The worker with the app's system-assigned identity (`deploy.sh --identity system`): no
 // AZURE_CLIENT_ID, so every token request names no client id and the endpoint answers for the app.
 let system: SystemStack;
 let worker: WorkerProcess | undefined;
