@@ -6,6 +6,7 @@ import type { Handler } from '../../src/handlers/handler.ts';
 import { handlers as shipped } from '../../src/handlers/handlers.ts';
 import { createHandlerRegistry, type HandlerRegistry } from '../../src/handlers/registry.ts';
 import { inboxMigrations, inboxStatement } from '../../src/inbox/inbox.ts';
+import { handlers as invoices } from '../fixtures/invoices/handlers.ts';
 import { handlers as parcels } from '../fixtures/parcels/handlers.ts';
 import {
   type Column,
@@ -198,6 +199,7 @@ function checkBound(registry: HandlerRegistry, source: Source, type: ColumnType)
 const lists: Record<string, readonly Handler[]> = {
   'the shipped list': shipped,
   'the fixture domain': parcels,
+  'the shipped list with an invoice type added': invoices,
 };
 
 describe.each(Object.entries(lists))('schemas and columns of %s', (_name, handlers) => {
