@@ -77,6 +77,17 @@ export type Config = Readonly<{
     /** The entity's MaxDeliveryCount, which the attempt budget must fit under. @defaultValue 10 */
     maxDeliveryCount: number;
   }>;
+  /** The write path's breaker: a database that refuses everything pauses intake instead of failing messages. */
+  breaker: Readonly<{
+    /** Consecutive transient batch failures that open it. @defaultValue 5 */
+    threshold: number;
+    /** How long held messages wait for the database before they are deferred. @defaultValue 120000 */
+    holdMaxMs: number;
+    /** Bound of the first probe delay, doubled per failed probe. @defaultValue 1000 */
+    probeMinMs: number;
+    /** Cap of the probe delay bound. @defaultValue 30000 */
+    probeMaxMs: number;
+  }>;
   batch: Readonly<{
     /** @defaultValue 100 */
     maxSize: number;

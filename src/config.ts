@@ -171,6 +171,19 @@ export function loadConfig(env: Env): Config {
       problem: `must be below SERVICEBUS_MAX_DELIVERY_COUNT (${e.SERVICEBUS_MAX_DELIVERY_COUNT})`,
     });
   }
+  if (e.BREAKER_HOLD_MAX_MS >= e.SERVICEBUS_LOCK_RENEWAL_MAX_MS) {
+    // A held message keeps its lock only while it is renewed: past that, Service Bus gives it to another replica.
+    problems.push({
+      variable: 'BREAKER_HOLD_MAX_MS',
+      problem: `must be below SERVICEBUS_LOCK_RENEWAL_MAX_MS (${e.SERVICEBUS_LOCK_RENEWAL_MAX_MS})`,
+    });
+  }
+  if (e.BREAKER_PROBE_MIN_MS > e.BREAKER_PROBE_MAX_MS) {
+    problems.push({
+      variable: 'BREAKER_PROBE_MIN_MS',
+      problem: `must be at most BREAKER_PROBE_MAX_MS (${e.BREAKER_PROBE_MAX_MS})`,
+    });
+  }
   const keyVault = keyVaultFrom(e, problems);
   const sql = sqlFrom(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -191,6 +204,12 @@ export function loadConfig(env: Env): Config {
       concurrency: e.RETRY_CONCURRENCY,
       reconcileMs: e.RETRY_RECONCILE_MS,
       maxDeliveryCount: e.SERVICEBUS_MAX_DELIVERY_COUNT,
+    },
+    breaker: {
+      threshold: e.BREAKER_THRESHOLD,
+      holdMaxMs: e.BREAKER_HOLD_MAX_MS,
+      probeMinMs: e.BREAKER_PROBE_MIN_MS,
+      probeMaxMs: e.BREAKER_PROBE_MAX_MS,
     },
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -45,6 +45,19 @@ export const defaults = {
   retryReconcileMs: 60_000,
   /** The entity's MaxDeliveryCount (Service Bus default 10). */
   maxDeliveryCount: 10,
+  /**
+   * Consecutive transient batch failures that open the write path's breaker. One dropped connection
+   * or deadlock fails one batch, whose messages retry in place; a failover drops the pooled
+   * connections one batch at a time, a few failures. Five in a row, with no batch going through
+   * between them, is the database refusing everything.
+   */
+  breakerThreshold: 5,
+  /** How long held messages wait for the database before they go the retry tier's way. */
+  breakerHoldMaxMs: 120_000,
+  /** Bound of the first probe delay while the breaker is open; doubles per failed probe. */
+  breakerProbeMinMs: 1_000,
+  /** Cap of the probe delay bound. */
+  breakerProbeMaxMs: 30_000,
   batchMaxSize: 100,
   batchFlushMs: 5,
   /** Port of /healthz, /readyz and /metrics. */

@@ -52,6 +52,9 @@ export function createLogger(
         censor: '[redacted]',
       },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // The default serializer appends the cause's message to the error's own: an error that copied
+      // its cause's text (a SqlError from a driver error) would carry it twice. The cause stays nested.
+      serializers: { err: pino.stdSerializers.errWithCause },
       // A line written inside a span (a batch write, say) carries its trace; with tracing off there is none.
       mixin() {
         const span = trace.getActiveSpan()?.spanContext();

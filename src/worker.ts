@@ -17,6 +17,7 @@ import {
   tokenMetrics,
   writerMetrics,
 } from './metrics/pipeline-metrics.ts';
+import { startBreaker } from './pipeline/breaker.ts';
 import { startWritePath } from './pipeline/write-path.ts';
 import { startRetryTier } from './retry/retry-tier.ts';
 import { startServiceBusClient } from './servicebus/client.ts';
@@ -88,16 +89,28 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     );
     await startSecretStore(config.keyVault, credential, identity, ctx);
     const pool = await startSqlPool(config.sql, credential, identity, ctx);
-    startInboxRetention(config.inbox, pool, ctx);
+    const breaker = startBreaker(config.breaker, pool, ctx);
+    startInboxRetention(config.inbox, pool, ctx, () => breaker.state === 'closed');
     const batcher = startWritePath(
       config.batch,
-      { db: pool, handlers, observer: metrics && writerMetrics(metrics), aroundBatch: tracing?.traceBatch },
+      {
+        db: pool,
+        handlers,
+        breaker,
+        observer: metrics && writerMetrics(metrics),
+        aroundBatch: tracing?.traceBatch,
+      },
       ctx,
     );
     const client = await startServiceBusClient(serviceBus, credential, identity, ctx);
     const retry = await startRetryTier(
-      { retry: config.retry, redis: config.redis, entity: serviceBus.entity },
-      { client, credential, identity, drainGraceMs },
+      {
+        retry: config.retry,
+        redis: config.redis,
+        entity: serviceBus.entity,
+        holdMaxMs: config.breaker.holdMaxMs,
+      },
+      { client, credential, identity, drainGraceMs, gate: breaker },
       ctx,
     );
     const path = createMessagePath({
@@ -107,10 +120,10 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       observer: combineMessageObservers(metrics && messageMetrics(metrics), tracing?.observer),
       lockRenewalMaxMs: serviceBus.lockRenewalMaxMs,
     });
-    await retry.startWorker(path, metrics && retryMetrics(metrics));
+    await retry.startWorker(path, { observer: metrics && retryMetrics(metrics), breaker });
     const consumer = await startConsumer(
       serviceBus,
-      { client, path, drainGraceMs, observer: metrics && receiverMetrics(metrics) },
+      { client, path, drainGraceMs, breaker, observer: metrics && receiverMetrics(metrics) },
       ctx,
     );
     state.transition('running', { entity: serviceBus.entity, concurrency: serviceBus.concurrency });

@@ -11,6 +11,8 @@ export type PipelineStatus = {
   /** Handed back for another attempt so far: abandoned, plus deferred when the retry tier counts it. */
   retried: number;
   inFlight: number;
+  /** Seconds the database has been unavailable (the breaker open); 0 while it is closed. */
+  pausedSeconds: number;
   /** Sums of the end-to-end lag histogram, for the average over an interval. */
   lagSumSeconds: number;
   lagCount: number;
@@ -29,6 +31,8 @@ export async function readStatus(metricsUrl: string, signal?: AbortSignal): Prom
     retrying: m.sum('keyless_retry_queue_depth'),
     retried: m.sum('keyless_messages_abandoned_total') + m.sum('keyless_messages_deferred_total'),
     inFlight: m.sum('keyless_messages_in_flight'),
+    pausedSeconds:
+      m.sum('keyless_breaker_state', { state: 'closed' }) === 1 ? 0 : m.sum('keyless_breaker_open_seconds'),
     lagSumSeconds: m.sum('keyless_end_to_end_lag_seconds_sum'),
     lagCount: m.sum('keyless_end_to_end_lag_seconds_count'),
   };
@@ -50,6 +54,7 @@ export function formatStatus(now: PipelineStatus, previous: PipelineStatus | und
     `dead-lettered ${count(now.deadLettered)}`,
     `retrying ${count(now.retrying)}`,
   ];
+  if (now.pausedSeconds > 0) parts.push(`paused: database unavailable ${Math.round(now.pausedSeconds)} s`);
   if (previous && now.at > previous.at) {
     const rate = ((now.completed - previous.completed) * 1000) / (now.at - previous.at);
     parts.push(`${rate < 10 ? rate.toFixed(1) : count(Math.round(rate))} msg/s`);

@@ -23,6 +23,8 @@ export type InboxRetentionOptions = {
   holder?: string;
   /** @defaultValue no logging */
   logger?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  /** Whether the database is up (the breaker closed): while it is not, a pass does nothing. @defaultValue always */
+  databaseUp?: () => boolean;
 };
 
 export type RetentionPass = { held: boolean; deleted: number };
@@ -61,7 +63,9 @@ export function createInboxRetention(options: InboxRetentionOptions): InboxReten
 
   const pass = async (): Promise<RetentionPass> => {
     // 0 means keep forever: never a DELETE of everything processed before now.
-    if (options.retentionDays <= 0 || !(await take())) return { held: false, deleted: 0 };
+    if (options.retentionDays <= 0 || options.databaseUp?.() === false || !(await take())) {
+      return { held: false, deleted: 0 };
+    }
     let deleted = 0;
     try {
       for (;;) {
@@ -71,7 +75,7 @@ export function createInboxRetention(options: InboxRetentionOptions): InboxReten
         });
         deleted += rowCount;
         // Renewing between batches keeps a second replica out while this one still deletes.
-        if (rowCount < batch || closed || !(await take())) break;
+        if (rowCount < batch || closed || options.databaseUp?.() === false || !(await take())) break;
       }
     } finally {
       await db.query(inboxStatement('release-lease'), lease).catch(() => undefined);
@@ -116,10 +120,12 @@ export function startInboxRetention(
   config: Config['inbox'],
   db: SqlClient,
   ctx: StartContext,
+  databaseUp?: () => boolean,
 ): InboxRetention {
   const retention = createInboxRetention({
     db,
     retentionDays: config.retentionDays,
+    ...(databaseUp ? { databaseUp } : {}),
     logger: ctx.logger.child({ component: 'inbox-retention' }),
   });
   retention.start();

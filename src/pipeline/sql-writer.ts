@@ -5,6 +5,7 @@ import { appliedKeys, inboxKey, recordApplied } from '../inbox/inbox.ts';
 import { toSqlError } from '../sql/classify.ts';
 import type { SqlClient } from '../sql/client.ts';
 import type { SqlError, SqlErrorCode } from '../sql/errors.ts';
+import type { WriteResult } from './breaker.ts';
 import type { Outcome } from './outcome.ts';
 
 export type SqlWriterOptions = {
@@ -14,6 +15,8 @@ export type SqlWriterOptions = {
   logger?: Pick<Logger, 'warn' | 'error' | 'debug'>;
   /** Told each batch's size and each transaction's duration, for metrics. @defaultValue none */
   observer?: SqlWriterObserver;
+  /** Told what each transaction said about the database: the breaker's feed. @defaultValue none */
+  onResult?: (result: WriteResult) => void;
 };
 
 export type SqlWriterObserver = {
@@ -89,16 +92,28 @@ export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
         try {
           await writeOnce(batch);
           observer?.transaction?.((performance.now() - started) / 1000, 'committed');
+          options.onResult?.({ ok: true });
           settle(batch, { kind: 'complete' });
         } catch (e: unknown) {
           observer?.transaction?.((performance.now() - started) / 1000, 'failed');
           const error = toSqlError(e);
-          if (error.transient || NOT_THE_MESSAGES_FAULT.has(error.code)) {
-            log?.warn(
-              { stage: 'write', code: error.code, number: error.number, events: batch.length, err: error },
-              'SQL batch not written; messages go back',
+          const { code, number, message } = error;
+          options.onResult?.({ ok: false, transient: error.transient, error: { code, number, message } });
+          if (error.transient) {
+            // It heals by itself: retried, and a run of them is the breaker's to report, once.
+            log?.debug(
+              { stage: 'write', code, number, events: batch.length, error: message },
+              'SQL batch not written; retried',
             );
-            settle(batch, { kind: 'abandon', error, retryable: error.transient });
+            settle(batch, { kind: 'abandon', error, retryable: true });
+            return;
+          }
+          if (NOT_THE_MESSAGES_FAULT.has(error.code)) {
+            log?.warn(
+              { stage: 'write', code, number, events: batch.length, error: message },
+              'SQL batch not written: the deployment is at fault, not the messages; they go back',
+            );
+            settle(batch, { kind: 'abandon', error, retryable: false });
             return;
           }
           if (batch.length === 1) {

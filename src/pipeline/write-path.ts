@@ -4,6 +4,7 @@ import type { HandlerRegistry } from '../handlers/registry.ts';
 import type { StartContext } from '../lifecycle.ts';
 import type { SqlClient } from '../sql/client.ts';
 import { type Batcher, createBatcher } from './batcher.ts';
+import type { Breaker } from './breaker.ts';
 import type { Outcome } from './outcome.ts';
 import { createSqlWriter, type SqlWriterObserver } from './sql-writer.ts';
 
@@ -12,6 +13,8 @@ export type WritePathOptions = {
   handlers: HandlerRegistry;
   /** Told each batch's size and transaction time, for metrics. @defaultValue none */
   observer?: SqlWriterObserver | undefined;
+  /** Fed each transaction's result: transient failures in a row open it. @defaultValue none */
+  breaker?: Pick<Breaker, 'record'> | undefined;
   /** Wraps each batch's write (a span for it, say). @defaultValue none */
   aroundBatch?:
     | ((
@@ -35,6 +38,7 @@ export function startWritePath(
     handlers: options.handlers,
     logger: ctx.logger.child({ component: 'writer' }),
     ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.breaker ? { onResult: options.breaker.record } : {}),
   });
   const { aroundBatch } = options;
   const batcher = createBatcher({

@@ -1,5 +1,7 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Logger } from 'pino';
+import { defaults } from '../defaults.ts';
+import type { Breaker } from '../pipeline/breaker.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
 import { type BackoffOptions, jitteredDelayMs } from './backoff.ts';
 import type { RetryJobData } from './job.ts';
@@ -23,7 +25,16 @@ export type RetryPolicyOptions = BackoffOptions & {
   immediateDelayMs: number;
   /** Delayed attempts a message gets in all. */
   maxAttempts: number;
+  /**
+   * The write path's breaker: while the database is known to be down, a failure spends no attempt
+   * and the message waits for it instead, up to `holdMaxMs`. @defaultValue none (no waiting)
+   */
+  gate?: Pick<Breaker, 'state' | 'suspect' | 'verdict' | 'whenClosed' | 'noteDeferred'> | undefined;
+  /** How long a message waits for the database before it goes the retry tier's way. @defaultValue 120000 */
+  holdMaxMs?: number;
   random?: () => number;
+  /** @defaultValue Date.now */
+  now?: () => number;
 };
 
 export type RetryPolicy = {
@@ -69,6 +80,9 @@ export const attemptsUsed = (message: ServiceBusReceivedMessage): number => {
 export const deferredAttempt = (message: Pick<ServiceBusReceivedMessage, 'applicationProperties'>): number =>
   Math.max(1, Number(message.applicationProperties?.[retryProperties.attempt] ?? 1) || 1);
 
+/** Longest wait for the breaker's verdict on a run of failures before a message is deferred. */
+const verdictWaitMs = 2_000;
+
 /** Longest hold of a message before it is abandoned because Redis did not take its job. */
 const redisDownPauseMaxMs = 5_000;
 
@@ -85,19 +99,41 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
   const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
+  const { gate } = options;
+  const holdMaxMs = options.holdMaxMs ?? defaults.breakerHoldMaxMs;
   return {
     async run(write, message, log, signal) {
       let outcome = await write();
-      for (let i = 0; i < options.immediateAttempts && isRetryable(outcome) && !signal?.aborted; i++) {
-        await sleep(Math.floor(random() * options.immediateDelayMs * 2 ** i), signal);
-        if (signal?.aborted) break;
-        log.debug(
-          { stage: 'retry', immediate: i + 1, code: describeFailure(outcome.error).code },
-          'immediate retry',
-        );
+      const holdUntil = now() + holdMaxMs;
+      let immediate = 0;
+      let held = false;
+      let awaitedVerdict = false;
+      while (isRetryable(outcome) && !signal?.aborted) {
+        if (gate && gate.state !== 'closed') {
+          // The database is down, not this message: wait for it with the lock kept, and spend nothing.
+          held = true;
+          if (!(await gate.whenClosed(holdUntil - now(), signal))) break;
+        } else if (immediate < options.immediateAttempts) {
+          await sleep(Math.floor(random() * options.immediateDelayMs * 2 ** immediate), signal);
+          if (signal?.aborted) break;
+          immediate++;
+          log.debug(
+            { stage: 'retry', immediate, code: describeFailure(outcome.error).code },
+            'immediate retry',
+          );
+        } else if (gate?.suspect && !awaitedVerdict) {
+          // Its own retries spent while other writes fail too: an outage may be starting. Wait for
+          // the breaker to decide rather than spend an attempt the open breaker would have spared.
+          awaitedVerdict = true;
+          await gate.verdict(verdictWaitMs, signal);
+          continue;
+        } else break;
         outcome = await write();
       }
       if (!isRetryable(outcome)) return outcome;
+      // Held past the bound: the retry tier keeps it, its job due once the database is back.
+      if (held && !signal?.aborted) gate?.noteDeferred();
 
       const { error } = outcome;
       const used = attemptsUsed(message);

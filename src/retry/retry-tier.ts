@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { IdentityDescription } from '../identity/describe.ts';
 import type { StartContext } from '../lifecycle.ts';
 import { metricNames } from '../metrics/metrics.ts';
+import type { Breaker } from '../pipeline/breaker.ts';
 import { createEntityReceiver, entityPath, type ServiceBusEntity } from '../servicebus/entity.ts';
 import type { MessagePath } from '../servicebus/message-path.ts';
 import { RetryError } from './errors.ts';
@@ -15,7 +16,13 @@ import { createRetryPolicy, type RetryPolicy } from './retry-policy.ts';
 import { createRetryQueue, type RetryQueue } from './retry-queue.ts';
 import { createRetryWorker, type RetryWorker, type RetryWorkerObserver } from './retry-worker.ts';
 
-export type RetryTierConfig = { retry: Config['retry']; redis: Config['redis']; entity: ServiceBusEntity };
+export type RetryTierConfig = {
+  retry: Config['retry'];
+  redis: Config['redis'];
+  entity: ServiceBusEntity;
+  /** How long a message waits for a database known to be down. @defaultValue 120000 */
+  holdMaxMs?: number;
+};
 
 export type RetryTierDeps = {
   client: Pick<ServiceBusClient, 'createReceiver'>;
@@ -24,14 +31,22 @@ export type RetryTierDeps = {
   identity: IdentityDescription;
   /** How long close() lets running retry jobs finish. */
   drainGraceMs: number;
+  /** The write path's breaker: the policy holds messages while it is open. @defaultValue none */
+  gate?: Pick<Breaker, 'state' | 'suspect' | 'verdict' | 'whenClosed' | 'noteDeferred'> | undefined;
 };
 
 export type RetryTier = {
   policy: RetryPolicy;
   queue: RetryQueue;
   reconciler: Reconciler;
-  /** Starts the BullMQ worker of delayed retries; each job's message goes through `path`. */
-  startWorker(path: MessagePath, observer?: RetryWorkerObserver): Promise<RetryWorker>;
+  /**
+   * Starts the BullMQ worker of delayed retries; each job's message goes through `path`. It takes
+   * no job while `breaker` is not closed, and makes every delayed job due when it closes.
+   */
+  startWorker(
+    path: MessagePath,
+    deps?: { observer?: RetryWorkerObserver | undefined; breaker?: Pick<Breaker, 'state' | 'onChange'> },
+  ): Promise<RetryWorker>;
   /** Answers when Redis does (readiness): without it transient failures are abandoned, not retried. */
   ping(): Promise<void>;
 };
@@ -108,6 +123,8 @@ export async function startRetryTier(
     immediateAttempts: retry.immediateAttempts,
     immediateDelayMs: retry.immediateDelayMs,
     maxAttempts: retry.maxAttempts,
+    gate: deps.gate,
+    ...(config.holdMaxMs !== undefined ? { holdMaxMs: config.holdMaxMs } : {}),
   });
   const reconciler = createReconciler({
     ...backoff,
@@ -125,7 +142,7 @@ export async function startRetryTier(
     queue,
     reconciler,
     ping,
-    async startWorker(path, observer) {
+    async startWorker(path, { observer, breaker } = {}) {
       const worker = createRetryWorker({
         connection: connections.worker(),
         entity,
@@ -135,6 +152,7 @@ export async function startRetryTier(
         concurrency: retry.concurrency,
         drainGraceMs: deps.drainGraceMs,
         ...(observer ? { observer } : {}),
+        ...(breaker ? { breaker, promoteDelayed: () => queue.queue.promoteJobs() } : {}),
       });
       ctx.closer.add('retry worker', () => worker.close());
       await worker.start();

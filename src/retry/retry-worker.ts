@@ -3,8 +3,10 @@ import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import Long from 'long';
 import type { Logger } from 'pino';
+import type { Breaker } from '../pipeline/breaker.ts';
 import { serviceBusCode } from '../servicebus/errors.ts';
 import type { MessagePath, ProcessOptions } from '../servicebus/message-path.ts';
+import { createDeferredReceiver } from './deferred-receiver.ts';
 import { RetryError } from './errors.ts';
 import { type RetryJobData, retryQueueName, retryQueuePrefix } from './job.ts';
 import { deferredAttempt } from './retry-policy.ts';
@@ -38,6 +40,14 @@ export type RetryWorkerOptions = {
   drainGraceMs: number;
   /** Told of each job that found nothing to do (the message was settled elsewhere). @defaultValue none */
   observer?: RetryWorkerObserver;
+  /**
+   * The write path's breaker: while it is not closed the worker takes no job, so no attempt is
+   * spent against a database known to be down; when it closes, `promoteDelayed` makes every
+   * waiting attempt due at once. @defaultValue none
+   */
+  breaker?: Pick<Breaker, 'state' | 'onChange'>;
+  /** Makes every delayed job due now. @defaultValue none */
+  promoteDelayed?: () => Promise<void>;
 };
 
 export type RetryWorkerObserver = { gone(): void };
@@ -67,6 +77,8 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
   } as const;
   let worker: Worker<RetryJobData> | undefined;
   let closing: Promise<void> | undefined;
+  const deferred = createDeferredReceiver(receiver);
+  let unfollow: (() => void) | undefined;
 
   /**
    * The deferred message this job's attempt is for, locked; undefined when the job has nothing to
@@ -90,7 +102,7 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
       return undefined;
     }
     try {
-      const [message] = await receiver.receiveDeferredMessages(sequenceNumber);
+      const message = await deferred.receive(sequenceNumber);
       if (message) return message;
     } catch (error: unknown) {
       const code = serviceBusCode(error);
@@ -161,6 +173,26 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
       void worker.run().catch((error: unknown) => {
         if (!closing) logger.error({ stage: 'retry', err: error }, 'retry worker stopped');
       });
+      const bull = worker;
+      const follow = (to: string) => {
+        if (closing) return;
+        if (to === 'open') {
+          // Jobs already running hold their messages (the policy waits); no new one starts.
+          void bull.pause(true).catch(() => undefined);
+        } else if (to === 'closed') {
+          bull.resume();
+          options
+            .promoteDelayed?.()
+            .catch((error: unknown) =>
+              logger.warn(
+                { stage: 'retry', err: (error as Error).message },
+                'making delayed retries due failed; they run at their time',
+              ),
+            );
+        }
+      };
+      unfollow = options.breaker?.onChange(follow);
+      if (options.breaker && options.breaker.state !== 'closed') follow('open');
       // Not awaited: with Redis down at start the worker connects later by itself, and start goes on.
       worker.waitUntilReady().then(
         () => logger.info({ concurrency: options.concurrency }, 'retry worker started'),
@@ -169,6 +201,7 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
     },
     close() {
       closing ??= (async () => {
+        unfollow?.();
         if (!worker) return;
         let timer: NodeJS.Timeout | undefined;
         const graceOver = new Promise<'timeout'>((resolve) => {

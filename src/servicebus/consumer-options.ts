@@ -1,6 +1,7 @@
 import type { ProcessErrorArgs, ServiceBusReceiver, ServiceBusReceiverOptions } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import { defaults } from '../defaults.ts';
+import type { Breaker } from '../pipeline/breaker.ts';
 import type { ServiceBusEntity } from './entity.ts';
 import type { MessagePath } from './message-path.ts';
 import type { WatchdogOptions } from './watchdog.ts';
@@ -41,6 +42,11 @@ export type ConsumerOptions = {
   watchdog?: WatchdogOptions | false;
   /** Told what happens to the receiver, for metrics. @defaultValue none */
   observer?: ConsumerObserver;
+  /**
+   * The write path's breaker: while it is not closed the consumer takes no new messages (its
+   * subscription is stopped, the credit drained); the ones it holds wait, locks renewed. @defaultValue none
+   */
+  breaker?: Pick<Breaker, 'state' | 'onChange'>;
   /** Clock, for tests. @defaultValue Date.now */
   now?: () => number;
 };
@@ -57,6 +63,8 @@ export type ConsumerState = 'idle' | 'running' | 'draining' | 'closed';
 
 export type ConsumerStats = {
   state: ConsumerState;
+  /** Taking no new messages because the database is down (the breaker is not closed). */
+  paused: boolean;
   inFlight: number;
   received: number;
   completed: number;
@@ -83,9 +91,10 @@ export class ConsumerError extends Error {
   }
 }
 
-export type ResolvedConsumerOptions = Required<Omit<ConsumerOptions, 'watchdog' | 'observer'>> & {
+export type ResolvedConsumerOptions = Required<Omit<ConsumerOptions, 'watchdog' | 'observer' | 'breaker'>> & {
   watchdog: Required<WatchdogOptions> | false;
   observer: ConsumerObserver;
+  breaker: ConsumerOptions['breaker'];
 };
 
 const positiveInteger = (name: string, value: number): number => {
@@ -117,6 +126,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     drainGraceMs,
     watchdog,
     observer: options.observer ?? {},
+    breaker: options.breaker,
     now: options.now ?? Date.now,
   };
 }

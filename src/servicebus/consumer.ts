@@ -61,6 +61,28 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     },
   };
 
+  // Paused while the database is down: the backlog stays in Service Bus with its delivery counts.
+  let paused = false;
+  const pause = async (): Promise<void> => {
+    if (paused || state.current !== 'running') return;
+    paused = true;
+    try {
+      await link.stop();
+    } catch (error: unknown) {
+      logger.warn({ stage: 'receive', err: error }, 'stopping the subscription failed');
+    }
+  };
+  const resume = (): void => {
+    if (!paused) return;
+    paused = false;
+    lastActivityAt = o.now();
+    if (state.current === 'running') link.resume();
+  };
+  const unsubscribe = o.breaker?.onChange((to) => {
+    if (to === 'open') void pause();
+    else if (to === 'closed') resume();
+  });
+
   const onMessage = async (from: ConsumerReceiver, message: ServiceBusReceivedMessage): Promise<void> => {
     lastMessageAt = lastActivityAt = o.now();
     const done = o.path.process(from, message, state.current === 'running' ? processOptions : closingOptions);
@@ -110,17 +132,20 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       // Running before the first message can arrive: one that finds the consumer not running is handed back.
       state.transition('running', { concurrency: o.concurrency });
       open();
+      if (o.breaker && o.breaker.state !== 'closed') await pause();
       if (o.watchdog) {
         watchdog = createReceiverWatchdog({
           idleMs: o.watchdog.idleMs,
           lastActivityAt: () => lastActivityAt,
-          inFlight: () => inFlight.size,
+          // A paused link delivers nothing on purpose: not a stall.
+          inFlight: () => (paused ? Number.POSITIVE_INFINITY : inFlight.size),
           hasWaitingMessages: () => link.hasWaitingMessages(),
           recreate: async () => {
             if (state.current !== 'running') return;
             await link.close(settled);
             if (state.current !== 'running') return;
             open();
+            if (paused) await link.stop();
             receiverRestarts++;
             o.observer.receiverRestarted?.();
           },
@@ -138,6 +163,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           return;
         }
         state.transition('draining', { inFlight: inFlight.size });
+        unsubscribe?.();
         watchdog?.stop();
         try {
           await link.stop();
@@ -158,6 +184,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
 
     stats: () => ({
       state: state.current,
+      paused,
       inFlight: inFlight.size,
       ...o.path.counts('receive'),
       receiverRestarts,
@@ -177,7 +204,8 @@ export async function startConsumer(
     client: ConsumerOptions['client'];
     path: MessagePath;
     drainGraceMs: number;
-    observer?: ConsumerObserver;
+    observer?: ConsumerObserver | undefined;
+    breaker?: ConsumerOptions['breaker'];
   },
   ctx: StartContext,
 ): Promise<Consumer> {
@@ -189,6 +217,7 @@ export async function startConsumer(
     concurrency: config.concurrency,
     drainGraceMs: deps.drainGraceMs,
     ...(deps.observer ? { observer: deps.observer } : {}),
+    ...(deps.breaker ? { breaker: deps.breaker } : {}),
   });
   ctx.metrics?.gauge(metricNames.inFlight, 'Messages received and not yet settled.', {
     collect: (g) => g.set(consumer.stats().inFlight),

@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ContentMode } from '../../src/cloudevents/envelope.ts';
 import {
@@ -6,6 +7,7 @@ import {
   type InvalidKind,
   sampleEvent,
 } from '../../src/cloudevents/sample-events.ts';
+import { createBreaker } from '../../src/pipeline/breaker.ts';
 import type { Outcome } from '../../src/pipeline/outcome.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { parcelRegisteredType, parcelStatusChangedType, parcels } from '../fixtures/parcels/events.ts';
@@ -251,4 +253,40 @@ describe('consumer against the Service Bus stand-in', () => {
     expect(consumer.stats()).toMatchObject({ received: 10_000, completed: 10_000, settleFailures: 0 });
     console.info(`10,000 messages: receiver restarts ${consumer.stats().receiverRestarts}`);
   }, 200_000);
+});
+
+describe('a consumer behind the write path breaker', () => {
+  it('takes no new message while the breaker is open, keeps the ones it holds, and takes them all again once it closes', async () => {
+    const q = env.queue({ lockDurationMs: 2_000 });
+    const breaker = createBreaker({
+      threshold: 1,
+      probeMinMs: 600_000,
+      probeMaxMs: 600_000,
+      probe: async () => {},
+      logger: pino({ level: 'silent' }),
+    });
+    const consumer = env.consumer({
+      entity: { queue: q },
+      concurrency: 4,
+      breaker,
+      // As the retry policy does while the breaker is open: the held message waits for it to close.
+      handle: async () =>
+        (await breaker.whenClosed(60_000)) ? { kind: 'complete' } : { kind: 'abandon', error: 'x' },
+    });
+    await consumer.start();
+    breaker.record({ ok: false, transient: true, error: { message: 'down' } });
+    await publish(q, 10);
+    await until(() => consumer.stats().paused, 5_000, 'paused');
+    // Held past two lock durations: renewed, still locked, not redelivered; the rest not received.
+    await new Promise((r) => setTimeout(r, 4_500));
+    const held = consumer.stats().received;
+    expect(held).toBeLessThanOrEqual(4);
+    expect(env.bus.counts(q)).toMatchObject({ active: 10 - held, locked: held });
+    breaker.record({ ok: true });
+    await until(() => settledAll(q), 15_000, 'all settled');
+    await answered(consumer);
+    expect(consumer.stats()).toMatchObject({ paused: false, received: 10, completed: 10, abandoned: 0 });
+    expect(env.bus.completions(q).every((c) => c.deliveries === 1)).toBe(true);
+    breaker.close();
+  }, 40_000);
 });

@@ -37,6 +37,9 @@ beforeAll(async () => {
     REDIS_URL: redis.url,
     KEY_VAULT_SECRETS: '',
     HTTP_PORT: '0',
+    // Six failures in a row would open the breaker, whose hold would spare the second attempt:
+    // this test is about the traces of delayed attempts.
+    BREAKER_THRESHOLD: '100',
   });
   worker = await startWorker(config, {
     handlers: parcels.handlers,

@@ -116,7 +116,14 @@ describe('the ops endpoints of a running worker', () => {
     await expect.poll(async () => (await readyz()).status, { timeout: 10_000, interval: 100 }).toBe(200);
     const r = await readyz();
     expect(r, JSON.stringify(r.checks)).toMatchObject({ status: 200, ready: true });
-    expect(r.checks).toEqual({ worker: 'ok', identity: 'ok', sql: 'ok', redis: 'ok', servicebus: 'ok' });
+    expect(r.checks).toEqual({
+      worker: 'ok',
+      identity: 'ok',
+      sql: 'ok',
+      breaker: 'ok',
+      redis: 'ok',
+      servicebus: 'ok',
+    });
   });
 
   it('answers an unknown path 404 and a POST 405', async () => {
@@ -261,6 +268,40 @@ describe('the ops endpoints of a running worker', () => {
     await expect.poll(async () => (await readyz()).status, { timeout: 20_000, interval: 250 }).toBe(200);
     // Liveness never depended on SQL: a restart would not bring the database back.
     expect((await get('/healthz')).status).toBe(200);
+  });
+
+  it('names the breaker in /readyz and its gauges while the database is down, and counts its moves', async () => {
+    const before = (await scrape()).sum(metricNames.breakerTransitions, { to: 'closed' });
+    const faults = system.stack.sql.faults;
+    // What `npm run fault -- sql` does: every login and every statement refused, as in a failover.
+    faults.failLogins(40613, 1_000_000);
+    faults.failStatements(/./, 40613, 1_000_000);
+    faults.dropConnections();
+    await publish(20);
+    await expect
+      .poll(async () => (await readyz()).checks.breaker, { timeout: 20_000, interval: 250 })
+      .toMatch(/^(open|half-open): database unavailable for \d+ s, \d+ messages held$/);
+    const open = await scrape();
+    expect(open.sum(metricNames.breakerState, { state: 'closed' })).toBe(0);
+    expect(
+      open.sum(metricNames.breakerState, { state: 'open' }) +
+        open.sum(metricNames.breakerState, { state: 'half-open' }),
+    ).toBe(1);
+    expect(open.sum(metricNames.breakerOpenSeconds)).toBeGreaterThan(0);
+    faults.clear();
+    await expect
+      .poll(async () => (await readyz()).checks.breaker, { timeout: 40_000, interval: 250 })
+      .toBe('ok');
+    // Whatever waited meanwhile is applied before the next test counts.
+    const queue = system.stack.file.serviceBus.queue;
+    await expect
+      .poll(() => system.stack.serviceBus.counts(queue), { timeout: 30_000, interval: 250 })
+      .toMatchObject({ active: 0, locked: 0, deferred: 0 });
+    const closed = await scrape();
+    expect(closed.sum(metricNames.breakerState, { state: 'closed' })).toBe(1);
+    expect(closed.sum(metricNames.breakerOpenSeconds)).toBe(0);
+    expect(closed.sum(metricNames.breakerTransitions, { to: 'closed' })).toBe(before + 1);
+    expect(closed.sum(metricNames.breakerTransitions, { to: 'open' })).toBeGreaterThanOrEqual(1);
   });
 
   it('counts the messages whose lock was renewed during a slow write', async () => {

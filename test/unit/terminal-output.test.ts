@@ -67,6 +67,7 @@ const status = (patch: Partial<PipelineStatus>): PipelineStatus => ({
   retrying: 0,
   retried: 0,
   inFlight: 0,
+  pausedSeconds: 0,
   lagSumSeconds: 0,
   lagCount: 0,
   ...patch,
@@ -90,6 +91,25 @@ describe('the npm start status line', () => {
     );
     expect(formatStatus(before, undefined)).toBe('received 100  completed 90  dead-lettered 0  retrying 0');
     expect(formatStatus(status({ at: 3_000 }), status({ at: 2_000 }))).toContain('0.0 msg/s  lag -');
+  });
+
+  it('says the worker is paused while the database is unavailable, from the breaker gauges', async () => {
+    const exposition = [
+      'keyless_breaker_state{state="closed"} 0',
+      'keyless_breaker_state{state="half-open"} 0',
+      'keyless_breaker_state{state="open"} 1',
+      'keyless_breaker_open_seconds 12.4',
+    ].join('\n');
+    const server = createServer((_req, res) => res.end(exposition));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const now = await readStatus(`http://127.0.0.1:${port}/metrics`);
+      expect(formatStatus(now, undefined)).toContain('paused: database unavailable 12 s');
+      expect(formatStatus(status({}), undefined)).not.toContain('paused');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('reads "retrying" as the retries waiting now (the queue depth gauge), not the count so far', async () => {
