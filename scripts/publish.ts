@@ -5,10 +5,12 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ServiceBusClient } from '@azure/service-bus';
 import type { CloudEvent } from '../src/cloudevents/cloud-event.ts';
+import type { PublishItem } from '../src/cloudevents/envelope.ts';
 import { generatePublishItems } from '../src/cloudevents/sample-events.ts';
 import { loadIdentityConfig, loadServiceBusConfig } from '../src/config.ts';
 import { createCredential } from '../src/identity/credential.ts';
-import { type PublishItem, type PublishProgress, publishEvents } from '../src/servicebus/publisher.ts';
+import { type PublishProgress, publishEvents } from '../src/servicebus/publisher.ts';
+import { withPublishSpan } from '../src/telemetry/trace-context.ts';
 import { startTracing } from '../src/telemetry/tracing.ts';
 import { defineCommand, runCommand, usageError } from './lib/cli.ts';
 import { fraction, jsonFlag, oneOf, positiveInteger } from './lib/cli-values.ts';
@@ -137,6 +139,8 @@ try {
     mode,
     onProgress: drawProgress,
     signal: abort.signal,
+    // With the worker's trace settings, each event's trace starts here and the worker continues it.
+    beforeSend: withPublishSpan,
   });
   if (process.stderr.isTTY) process.stderr.write('\n');
   for (const f of summary.failures) {

@@ -1,4 +1,5 @@
-import type { ServiceBusEntity } from './servicebus/entity.ts';
+/** What the worker consumes: a queue, or a subscription of a topic. */
+export type ServiceBusEntity = { queue: string } | { topic: string; subscription: string };
 
 /** Which credential the process uses. Production is always `managed-identity`. */
 export type CredentialKind = 'managed-identity' | 'developer';

@@ -1,10 +1,9 @@
 // Environment → typed, frozen Config: the variables and their parsers are in config-variables.ts,
 // the Config type in config-types.ts; this module applies them, whole or one part for a script.
 import type { z } from 'zod';
-import type { Config, SqlAuth } from './config-types.ts';
+import type { Config, ServiceBusEntity, SqlAuth } from './config-types.ts';
 import { ConfigError, schema } from './config-variables.ts';
 import { defaults } from './defaults.ts';
-import type { ServiceBusEntity } from './servicebus/entity.ts';
 
 export type { Config, CredentialKind, SqlAuth } from './config-types.ts';
 export { ConfigError, type VariableName, variables } from './config-variables.ts';

@@ -1,4 +1,3 @@
-import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { formatLogLine } from './log-format.ts';
 
@@ -9,6 +8,8 @@ export type LoggerOptions = {
   color?: boolean;
   /** @defaultValue stdout */
   out?: { write(text: string): unknown };
+  /** Fields added to every line, such as the active span's trace ids (telemetry's `traceFields`). @defaultValue none */
+  mixin?: () => object;
 };
 
 /**
@@ -55,11 +56,7 @@ export function createLogger(
       // The default serializer appends the cause's message to the error's own: an error that copied
       // its cause's text (a SqlError from a driver error) would carry it twice. The cause stays nested.
       serializers: { err: pino.stdSerializers.errWithCause },
-      // A line written inside a span (a batch write, say) carries its trace; with tracing off there is none.
-      mixin() {
-        const span = trace.getActiveSpan()?.spanContext();
-        return span && isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId } : {};
-      },
+      ...(options.mixin ? { mixin: options.mixin } : {}),
     },
     destination,
   );

@@ -6,6 +6,7 @@ import { createReadiness } from './http/readiness.ts';
 import { createOpsServer } from './http/server.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics/metrics.ts';
+import { traceFields } from './telemetry/trace-context.ts';
 import { startWorker } from './worker.ts';
 
 let config: ReturnType<typeof loadConfig>;
@@ -21,7 +22,11 @@ try {
 
 // A person at a terminal reads short lines; the platform's log collector reads JSON.
 const onTerminal = process.stdout.isTTY === true;
-const logger = createLogger(config.logLevel, {}, { pretty: onTerminal, color: onTerminal });
+const logger = createLogger(
+  config.logLevel,
+  {},
+  { pretty: onTerminal, color: onTerminal, mixin: traceFields },
+);
 const metrics = createMetrics();
 const readiness = createReadiness();
 const health = createHealth();

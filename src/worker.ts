@@ -1,4 +1,3 @@
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Handler } from './handlers/handler.ts';
@@ -26,6 +25,7 @@ import { entityPath } from './servicebus/entity.ts';
 import { combineMessageObservers, createMessagePath } from './servicebus/message-path.ts';
 import { startSqlPool } from './sql/start-sql.ts';
 import { startTelemetry } from './telemetry/start-telemetry.ts';
+import type { SpanExporter } from './telemetry/tracing.ts';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 

@@ -20,6 +20,9 @@ export const cloudEventReceiverOptions = {
   skipConvertingDate: true,
 } as const;
 
+/** An event to publish, or a message sent as is (tests and the publish script send invalid ones). */
+export type PublishItem = CloudEvent | { raw: ServiceBusMessage };
+
 /** How the CloudEvents AMQP binding carries an event: all in the body, or attributes in properties. */
 export type ContentMode = 'structured' | 'binary';
 

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import type { PublishItem } from '../servicebus/publisher.ts';
 import type { CloudEvent } from './cloud-event.ts';
-import { type ContentMode, toServiceBusMessage } from './envelope.ts';
+import { type ContentMode, type PublishItem, toServiceBusMessage } from './envelope.ts';
 
 /** Ways a generated message is broken on purpose, each ending as its own dead-letter reason. */
 export type InvalidKind =

@@ -58,3 +58,12 @@ export function withPublishSpan(event: CloudEvent): CloudEvent {
     traceparent: `00-${c.traceId}-${c.spanId}-${c.traceFlags.toString(16).padStart(2, '0')}`,
   };
 }
+
+/**
+ * The active span's ids, for a log line: a line written inside a span (a batch write, say) carries
+ * its trace; with tracing off there is none.
+ */
+export function traceFields(): object {
+  const span = trace.getActiveSpan()?.spanContext();
+  return span && isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId } : {};
+}

@@ -81,3 +81,4 @@ export function startTracing(options: TracingOptions): Tracing {
     },
   };
 }
+export type { SpanExporter };

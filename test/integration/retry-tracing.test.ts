@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleEvent } from '../../src/cloudevents/sample-events.ts';
 import { loadConfig } from '../../src/config.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
+import { withPublishSpan } from '../../src/telemetry/trace-context.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
 import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import { KeptSpanExporter } from '../helpers/kept-span-exporter.ts';
@@ -49,7 +50,9 @@ beforeAll(async () => {
   // After the start, whose rights check reads dbo.Inbox too.
   system.stack.sql.faults.failStatements(/dbo\.Inbox/, 40613, 6);
   const client = system.publisher();
-  expect(await publishEvents(client.createSender(queue), [event])).toMatchObject({ sent: 1, failed: 0 });
+  expect(
+    await publishEvents(client.createSender(queue), [event], { beforeSend: withPublishSpan }),
+  ).toMatchObject({ sent: 1, failed: 0 });
   await client.close();
   const deadline = Date.now() + 30_000;
   while (system.stack.serviceBus.completedMessageIds(queue).length < 1 && Date.now() < deadline) {

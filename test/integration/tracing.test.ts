@@ -5,6 +5,7 @@ import { toServiceBusMessage } from '../../src/cloudevents/envelope.ts';
 import { sampleEvent } from '../../src/cloudevents/sample-events.ts';
 import { loadConfig } from '../../src/config.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
+import { withPublishSpan } from '../../src/telemetry/trace-context.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
 import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import { KeptSpanExporter } from '../helpers/kept-span-exporter.ts';
@@ -39,7 +40,10 @@ beforeAll(async () => {
   const sender = client.createSender(queue);
   const bad = toServiceBusMessage(malformed);
   bad.applicationProperties = { traceparent: '00-not-a-trace-01', 'Diagnostic-Id': 'garbage' };
-  expect(await publishEvents(sender, [traced, { raw: bad }])).toMatchObject({ sent: 2, failed: 0 });
+  expect(await publishEvents(sender, [traced, { raw: bad }], { beforeSend: withPublishSpan })).toMatchObject({
+    sent: 2,
+    failed: 0,
+  });
   await client.close();
   const deadline = Date.now() + 20_000;
   while (system.stack.serviceBus.completedMessageIds(queue).length < 2 && Date.now() < deadline) {

@@ -2,13 +2,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExposition } from '../../scripts/lib/prometheus-text.ts';
 import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
+import type { PublishItem } from '../../src/cloudevents/envelope.ts';
 import {
   expectedReason,
   generatePublishItems,
   type InvalidKind,
 } from '../../src/cloudevents/sample-events.ts';
 import { metricNames } from '../../src/metrics/metrics.ts';
-import { type PublishItem, publishEvents } from '../../src/servicebus/publisher.ts';
+import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import {
   appliedCount,
