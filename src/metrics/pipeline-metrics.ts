@@ -31,9 +31,7 @@ export function messageMetrics(metrics: Metrics, now: () => number = Date.now): 
     n.deferred,
     'Messages deferred in Service Bus while their BullMQ retry job waits.',
   );
-  const retried = metrics.counter(n.retried, 'Delayed retry attempts the retry worker ran, by result.', {
-    labelNames: ['result'],
-  });
+  const retried = retriedCounter(metrics);
   const settleFailures = metrics.counter(
     n.settleFailures,
     'Settlements that failed; the message is redelivered when its lock expires. By outcome and Service Bus code.',
@@ -95,6 +93,11 @@ export function messageMetrics(metrics: Metrics, now: () => number = Date.now): 
   };
 }
 
+const retriedCounter = (metrics: Metrics) =>
+  metrics.counter(n.retried, 'Delayed retry attempts the retry worker ran, by result.', {
+    labelNames: ['result'],
+  });
+
 const receiveErrorCounter = (metrics: Metrics) =>
   metrics.counter(n.receiveErrors, 'Errors the Service Bus SDK reported while receiving, by error source.', {
     labelNames: ['source'],
@@ -112,9 +115,7 @@ export function receiverMetrics(metrics: Metrics): ConsumerObserver {
 
 /** Retry jobs that found their message settled already: counted with the attempts, as `gone`. */
 export function retryMetrics(metrics: Metrics): RetryWorkerObserver {
-  const retried = metrics.counter(n.retried, 'Delayed retry attempts the retry worker ran, by result.', {
-    labelNames: ['result'],
-  });
+  const retried = retriedCounter(metrics);
   return { gone: () => retried.inc({ result: 'gone' }) };
 }
 

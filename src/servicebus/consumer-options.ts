@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { defaults } from '../defaults.ts';
 import type { Breaker } from '../pipeline/breaker.ts';
 import type { ServiceBusEntity } from './entity.ts';
-import type { MessagePath } from './message-path.ts';
+import type { MessagePath, PathCounts } from './message-path.ts';
 import type { WatchdogOptions } from './watchdog.ts';
 
 /** The receiver calls the consumer makes; `ServiceBusReceiver` satisfies it, and so can a fake. */
@@ -61,17 +61,12 @@ export type ConsumerObserver = {
 
 export type ConsumerState = 'idle' | 'running' | 'draining' | 'closed';
 
-export type ConsumerStats = {
+/** What the consumer's messages came to (the path's counts of its source), and the receiver's state. */
+export type ConsumerStats = PathCounts & {
   state: ConsumerState;
   /** Taking no new messages because the database is down (the breaker is not closed). */
   paused: boolean;
   inFlight: number;
-  received: number;
-  completed: number;
-  deadLettered: number;
-  abandoned: number;
-  deferred: number;
-  settleFailures: number;
   receiverRestarts: number;
   /** When the last message arrived, ms since the epoch; undefined before the first. */
   lastMessageAt: number | undefined;
