@@ -1,34 +1,24 @@
 // npm run reprocess -- <dlq|retries|inbox> …: operators' batch reprocessing, as the operator identity
 // (in Azure the configured managed identity or AZURE_CREDENTIAL=developer; locally the stack's operator).
-// Every sub-command takes --dry-run, --max N and --rate N/s, and prints a summary line; see the README.
+// `--help` shows every sub-command's flags; the README's Reprocessing section says what each does.
 import { ServiceBusClient } from '@azure/service-bus';
 import { loadIdentityConfig, loadServiceBusConfig, loadSqlConfig } from '../src/config.ts';
 import { defaults } from '../src/defaults.ts';
-import { orderHandlers } from '../src/handlers/orders/handlers.ts';
 import { createCredential, scopes } from '../src/identity/credential.ts';
 import { describeIdentity } from '../src/identity/describe.ts';
-import { parseReprocessArgs, reprocessUsage } from '../src/reprocess/args.ts';
 import { reprocessDeadLetters } from '../src/reprocess/dlq.ts';
 import { reapplyInbox } from '../src/reprocess/inbox.ts';
 import { createProgressPrinter, exitCodeOf, formatSummary } from '../src/reprocess/report.ts';
-import { reprocessRetries } from '../src/reprocess/retries.ts';
+import { type ListedRetry, reprocessRetries } from '../src/reprocess/retries.ts';
 import type { ReprocessSummary } from '../src/reprocess/run.ts';
 import { createRedisConnections, type RedisAuth } from '../src/retry/redis.ts';
 import { entityPath } from '../src/servicebus/entity.ts';
-import { scriptSettings, scriptSqlPool, settingOrExit } from './lib/script-settings.ts';
+import { runGroup } from './lib/cli.ts';
+import { askFirst } from './lib/confirm.ts';
+import { reprocessCommands } from './lib/reprocess-command.ts';
+import { scriptHandlers, scriptSettings, scriptSqlPool, settingOrExit } from './lib/script-settings.ts';
 
-const fail = (message: string, code = 2): never => {
-  console.error(`reprocess: ${message}`);
-  process.exit(code);
-};
-
-let command: ReturnType<typeof parseReprocessArgs>;
-try {
-  command = parseReprocessArgs(process.argv.slice(2));
-} catch (error: unknown) {
-  fail(`${(error as Error).message}\n${reprocessUsage}`);
-  throw error;
-}
+const command = runGroup(reprocessCommands);
 
 // Each service as configured, or from a running local stack as the operator; before the first
 // token, because the identity source is fixed per process from then on.
@@ -40,7 +30,14 @@ const needs =
       : (['serviceBus', 'redis'] as const);
 const env = await scriptSettings('operator', needs);
 const { credential: kind, clientId } = settingOrExit(() => loadIdentityConfig(env));
-const credential = createCredential({ kind, clientId });
+// Every setting the sub-command needs is checked before the first token: a missing one exits 78
+// naming it, instead of sending the identity library looking for an endpoint.
+const sqlSettings = command.what === 'inbox' ? settingOrExit(() => loadSqlConfig(env)) : undefined;
+const serviceBusSettings = sqlSettings ? undefined : settingOrExit(() => loadServiceBusConfig(env));
+const target = serviceBusSettings
+  ? `${entityPath(serviceBusSettings.entity)} on ${serviceBusSettings.fullyQualifiedNamespace}`
+  : `database ${sqlSettings?.database} on ${sqlSettings?.server}`;
+if (command.bulk) await askFirst(`reprocess ${command.what}`, `${command.bulk} (${target})`, command.yes);
 
 const abort = new AbortController();
 process.on('SIGINT', () => {
@@ -48,42 +45,62 @@ process.on('SIGINT', () => {
   console.error('\nstopping after the item in hand (Ctrl-C again to exit at once)');
   abort.abort();
 });
+const plan: string[] = [];
+const jobs: ListedRetry[] = [];
 const common = {
   dryRun: command.dryRun,
   max: command.max,
   ratePerSec: command.ratePerSec,
   signal: abort.signal,
   onProgress: createProgressPrinter(process.stderr),
-  onPlan: (line: string) => console.log(line),
+  onPlan: (line: string) => (command.json ? plan.push(line) : console.log(line)),
 };
 
-const serviceBusSettings = () => settingOrExit(() => loadServiceBusConfig(env));
-// Every setting the sub-command needs is checked before the first token: a missing one exits 78
-// naming it, instead of sending the identity library looking for an endpoint.
-if (command.what === 'inbox') settingOrExit(() => loadSqlConfig(env));
-else serviceBusSettings();
-const serviceBus = () => {
-  const { fullyQualifiedNamespace, endpoint } = serviceBusSettings();
-  return new ServiceBusClient(
-    fullyQualifiedNamespace,
+/** The Service Bus sub-commands: a client, and who the operator is (for errors that name it). */
+async function serviceBusAccess() {
+  const {
+    fullyQualifiedNamespace: namespace,
+    endpoint,
+    entity,
+  } = serviceBusSettings as NonNullable<typeof serviceBusSettings>;
+  const credential = createCredential({ kind, clientId });
+  const identity = describeIdentity((await credential.getToken(scopes.serviceBus))?.token ?? '');
+  const client = new ServiceBusClient(
+    namespace,
     credential,
     endpoint ? { customEndpointAddress: endpoint } : {},
   );
-};
+  return { credential, identity, client, namespace, queue: entityPath(entity) };
+}
 
-let summary: ReprocessSummary | undefined;
+let summary: ReprocessSummary & { lastMessageId?: string | undefined };
 try {
-  const identity = describeIdentity((await credential.getToken(scopes.serviceBus))?.token ?? '');
-  if (command.what === 'dlq') {
-    const client = serviceBus();
-    const { entity, fullyQualifiedNamespace: namespace } = serviceBusSettings();
+  if (command.what === 'inbox') {
+    // Only the database is touched: with SQL_AUTH=password no identity is asked for anything.
+    const { pool, target: as, sql, credential } = scriptSqlPool(env);
+    console.error(`-- ${as}`);
+    try {
+      const token = credential ? await credential.getToken(scopes.sql) : undefined;
+      summary = await reapplyInbox({
+        ...common,
+        db: pool,
+        handlers: await scriptHandlers(env),
+        filter: command.filter,
+        database: sql.database,
+        identity: token ? describeIdentity(token.token) : undefined,
+      });
+      if (summary.interrupted && summary.lastMessageId)
+        console.error(`resume with: npm run reprocess -- inbox … --after ${summary.lastMessageId}`);
+    } finally {
+      await pool.close();
+    }
+  } else if (command.what === 'dlq') {
+    const { client, ...access } = await serviceBusAccess();
     try {
       summary = await reprocessDeadLetters({
         ...common,
+        ...access,
         client,
-        queue: entityPath(entity),
-        namespace,
-        identity,
         filter: command.filter,
         action: command.action,
         duplicateWindowMs: command.duplicateWindowMs,
@@ -91,31 +108,12 @@ try {
     } finally {
       await client.close();
     }
-  } else if (command.what === 'inbox') {
-    const { pool, target, sql } = scriptSqlPool(env);
-    console.error(`-- ${target}`);
-    try {
-      const result = await reapplyInbox({
-        ...common,
-        db: pool,
-        handlers: orderHandlers,
-        filter: command.filter,
-        database: sql.database,
-        identity,
-      });
-      if (result.interrupted && result.lastMessageId)
-        console.error(`resume with: npm run reprocess -- inbox … --after ${result.lastMessageId}`);
-      summary = result;
-    } finally {
-      await pool.close();
-    }
   } else {
-    const client = serviceBus();
-    const { entity, fullyQualifiedNamespace: namespace } = serviceBusSettings();
+    const { client, credential, ...access } = await serviceBusAccess();
     // The retry tier's own connection: with REDIS_AUTH=entra it logs in as the operator's object id.
     const auth: RedisAuth =
       env.REDIS_AUTH === 'entra'
-        ? { kind: 'entra', credential, objectId: identity.objectId ?? '' }
+        ? { kind: 'entra', credential, objectId: access.identity.objectId ?? '' }
         : { kind: 'none' };
     const redisUrl = env.REDIS_URL ?? defaults.redisUrl;
     const connections = createRedisConnections({ url: redisUrl, auth, logger: console });
@@ -123,14 +121,13 @@ try {
     try {
       summary = await reprocessRetries({
         ...common,
+        ...access,
         client,
-        queue: entityPath(entity),
-        namespace,
-        identity,
         redisUrl,
         redis: connections.commands(),
         action: command.action,
         messageId: command.messageId,
+        onList: (line, job) => (command.json ? jobs.push(job) : console.log(line)),
       });
     } finally {
       await connections.close();
@@ -138,7 +135,10 @@ try {
     }
   }
   for (const f of summary.failures) console.error(`failed ${f.id}: ${f.error}`);
-  console.log(formatSummary(command.what, summary));
+  if (command.json) {
+    const listing = command.what === 'retries' && command.action === 'list' ? { jobs } : { plan };
+    console.log(JSON.stringify({ command: command.what, ...summary, ...listing }, null, 2));
+  } else console.log(formatSummary(command.what, summary));
   process.exitCode = exitCodeOf(summary);
 } catch (error: unknown) {
   console.error(`reprocess ${command.what}: ${error instanceof Error ? error.message : String(error)}`);

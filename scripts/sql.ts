@@ -1,22 +1,39 @@
-// npm run sql -- "<T-SQL>" [--as worker|operator]: runs one batch with the configured identity
-// (default: the worker) and prints the rows as a table.
+// npm run sql -- "<T-SQL>" [--as worker|publisher|operator] [--json]: runs one batch as an identity
+// (default: the worker) and prints the rows as a table, or as JSON.
+import { defineCommand, runCommand, usageError } from './lib/cli.ts';
+import { asFlag, jsonFlag, oneOf, scriptIdentities } from './lib/cli-values.ts';
 import { scriptSettings, scriptSqlPool } from './lib/script-settings.ts';
 
-const args = process.argv.slice(2);
-const asAt = args.indexOf('--as');
-const who = asAt >= 0 ? args.splice(asAt, 2)[1] : 'worker';
-const text = args.join(' ').trim();
-if (!text || (who !== 'worker' && who !== 'operator')) {
-  console.error('usage: npm run sql -- "SELECT TOP (10) * FROM dbo.Orders" [--as worker|operator]');
-  process.exit(2);
-}
-const { pool, target } = scriptSqlPool(await scriptSettings(who, ['sql']));
+const args = runCommand(
+  defineCommand({
+    name: 'sql',
+    usage: 'npm run sql -- "<T-SQL>" [--as worker|publisher|operator] [--json]',
+    about:
+      'Runs one T-SQL batch in the configured database as an identity and prints the rows as a table\n' +
+      '(the row count on stderr). The worker reads and writes; the operator also has DDL.',
+    operands: true,
+    flags: { as: asFlag(scriptIdentities, 'worker'), json: jsonFlag },
+    parse(v, operands) {
+      const text = operands.join(' ').trim();
+      if (!text) usageError('give the T-SQL to run, in quotes');
+      return { text, who: oneOf('as', v.as ?? 'worker', scriptIdentities), json: v.json === true };
+    },
+  }),
+);
+
+const { pool, target } = scriptSqlPool(await scriptSettings(args.who, ['sql']));
 console.error(`-- ${target}`);
+// Binary as SQL Server tools show it; bigint (when a driver gives one) as its digits.
+const plain = (v: unknown): unknown =>
+  Buffer.isBuffer(v) ? `0x${v.toString('hex')}` : typeof v === 'bigint' ? String(v) : v;
 const show = (v: unknown): string =>
-  v instanceof Date ? v.toISOString() : v === null || v === undefined ? 'NULL' : String(v);
+  v instanceof Date ? v.toISOString() : v === null || v === undefined ? 'NULL' : String(plain(v));
 try {
-  const { rows, rowCount } = await pool.query(text);
-  if (rows.length > 0) {
+  const { rows, rowCount } = await pool.query(args.text);
+  if (args.json) {
+    const values = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)])));
+    console.log(JSON.stringify({ rowCount, rows: values }, null, 2));
+  } else if (rows.length > 0) {
     const columns = Object.keys(rows[0] as object);
     const cells = rows.map((r) => columns.map((c) => show(r[c])));
     const widths = columns.map((c, i) =>

@@ -1,6 +1,20 @@
 // npm run stack: every local stand-in in one process that other processes share through .local/.
 import { startLocalStack } from '../test/stand-ins/stack.ts';
+import { defineCommand, runCommand } from './lib/cli.ts';
 import { findLocalStack, stackDir } from './lib/local-stack.ts';
+
+runCommand(
+  defineCommand({
+    name: 'stack',
+    usage: 'npm run stack',
+    about:
+      'Every local stand-in (identity, Key Vault, Service Bus, Azure SQL, and Redis when one can be had)\n' +
+      'in one process, which other processes share through .local/stack.json and .local/stack.env.\n' +
+      'Ctrl-C stops it.',
+    flags: {},
+    parse: () => undefined,
+  }),
+);
 
 const running = findLocalStack();
 if (running) {

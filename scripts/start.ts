@@ -8,6 +8,7 @@ import { variables } from '../src/config.ts';
 import { formatLogLine } from '../src/log-format.ts';
 import { type LocalStack, startLocalStack } from '../test/stand-ins/stack.ts';
 import { caBundleFor } from '../test/stand-ins/tls-trust.ts';
+import { defineCommand, runCommand } from './lib/cli.ts';
 import { findLocalStack, stackDir } from './lib/local-stack.ts';
 import {
   createStatusLine,
@@ -16,6 +17,20 @@ import {
   type PipelineStatus,
   readStatus,
 } from './lib/status-line.ts';
+
+runCommand(
+  defineCommand({
+    name: 'start',
+    usage: 'npm start',
+    about:
+      'The whole pipeline on this machine: a local stand-in for every service not configured in the\n' +
+      'environment (a running `npm run stack` is reused), the migrations as the operator, then the worker\n' +
+      'as its own process, as the worker identity; its ops endpoints on 127.0.0.1 only. A status line\n' +
+      'shows the figures; Ctrl-C drains the worker and stops everything, a second Ctrl-C forces it.',
+    flags: {},
+    parse: () => undefined,
+  }),
+);
 
 const root = new URL('..', import.meta.url).pathname;
 // A person at a terminal reads short coloured lines and a live status line; a pipe gets the JSON as is.
@@ -60,6 +75,8 @@ const fromStack: Record<string, string> = {
   SQL_PORT: String(stack.sql.port),
   SQL_DATABASE: stack.sql.database,
   ...(stack.redisUrl ? { REDIS_URL: stack.redisUrl } : {}),
+  // A developer's laptop: /metrics and the probes for this machine only (the image listens on all).
+  HTTP_HOST: '127.0.0.1',
 };
 const configured = Object.fromEntries(
   Object.keys(variables)
@@ -132,7 +149,7 @@ createInterface({ input: worker.stdout as NodeJS.ReadableStream }).on('line', (l
     );
     say('publish:  npm run publish -- --count 1000');
     say('query:    npm run sql -- "SELECT COUNT(*) AS orders FROM dbo.Orders"');
-    say(`probes:   curl localhost:${httpPort}/readyz   metrics: curl localhost:${httpPort}/metrics`);
+    say(`probes:   curl 127.0.0.1:${httpPort}/readyz   metrics: curl 127.0.0.1:${httpPort}/metrics`);
     say('stop:     Ctrl-C');
     watch();
   }

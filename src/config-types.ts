@@ -1,4 +1,5 @@
-import type { ServiceBusEntity } from './servicebus/entity.ts';
+/** What the worker consumes: a queue, or a subscription of a topic. */
+export type ServiceBusEntity = { queue: string } | { topic: string; subscription: string };
 
 /** Which credential the process uses. Production is always `managed-identity`. */
 export type CredentialKind = 'managed-identity' | 'developer';
@@ -46,6 +47,8 @@ export type Config = Readonly<{
     poolMax: number;
     /** Connections are replaced before their login token ages out. @defaultValue 2700000 (45 min) */
     tokenMaxAgeMs: number;
+    /** How long start waits for the migrations to create the schema; 0 stops at once. @defaultValue 600000 */
+    schemaWaitMs: number;
     /** Accept a certificate no trusted CA signed (a SQL Server container's own), still encrypted. @defaultValue false */
     trustServerCertificate: boolean;
   }>;
@@ -75,6 +78,17 @@ export type Config = Readonly<{
     /** The entity's MaxDeliveryCount, which the attempt budget must fit under. @defaultValue 10 */
     maxDeliveryCount: number;
   }>;
+  /** The write path's breaker: a database that refuses everything pauses intake instead of failing messages. */
+  breaker: Readonly<{
+    /** Consecutive transient batch failures that open it. @defaultValue 5 */
+    threshold: number;
+    /** How long held messages wait for the database before they are deferred. @defaultValue 120000 */
+    holdMaxMs: number;
+    /** Bound of the first probe delay, doubled per failed probe. @defaultValue 1000 */
+    probeMinMs: number;
+    /** Cap of the probe delay bound. @defaultValue 30000 */
+    probeMaxMs: number;
+  }>;
   batch: Readonly<{
     /** @defaultValue 100 */
     maxSize: number;
@@ -88,13 +102,23 @@ export type Config = Readonly<{
   http: Readonly<{
     /** Port of /healthz, /readyz and /metrics; 0 picks a free one. @defaultValue 8080 */
     port: number;
+    /** Address they listen on. @defaultValue '0.0.0.0' (every interface, for the platform's probes) */
+    host: string;
   }>;
-  /** Trace export; neither set = tracing off. */
+  /** Trace and metric export; neither destination set = both off. */
   telemetry: Readonly<{
-    /** OTLP/HTTP base URL of a collector. @defaultValue undefined */
+    /** OTLP base URL of a collector. @defaultValue undefined */
     otlpEndpoint: string | undefined;
+    /** How spans and metrics travel to it. @defaultValue 'http/json' */
+    otlpProtocol: 'http/json' | 'grpc';
+    /** How often metrics are pushed. @defaultValue 60000 */
+    metricExportIntervalMs: number;
     /** Application Insights connection string; ingestion authenticates with the managed identity. @defaultValue undefined */
     applicationInsightsConnectionString: string | undefined;
+  }>;
+  handlers: Readonly<{
+    /** A module exporting `handlers`, instead of the shipped list (src/handlers/handlers.ts). @defaultValue undefined */
+    module: string | undefined;
   }>;
   inbox: Readonly<{
     /**

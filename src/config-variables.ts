@@ -25,6 +25,7 @@ export const variables = {
   SQL_PASSWORD: 'password for SQL_AUTH=password',
   SQL_ENCRYPT: "'true' (default) or 'false' (local SQL Server containers only)",
   SQL_POOL_MAX: `connections in the pool (default ${defaults.sqlPoolMax})`,
+  SQL_SCHEMA_WAIT_MS: `how long start waits, not ready, for the migrations to create the schema, in ms (default ${defaults.sqlSchemaWaitMs}; 0 = stop at once)`,
   SQL_TOKEN_MAX_AGE_MS: `connections are replaced after this age, before their token expires (default ${defaults.sqlTokenMaxAgeMs})`,
   SQL_TRUST_SERVER_CERTIFICATE:
     "'true' accepts the server's self-signed certificate, still encrypted (local SQL Server containers only; default 'false')",
@@ -40,15 +41,25 @@ export const variables = {
   RETRY_CONCURRENCY: `retry jobs run at once by the retry worker (default ${defaults.retryConcurrency})`,
   RETRY_RECONCILE_MS: `how often deferred messages without a job get one again, in ms (default ${defaults.retryReconcileMs})`,
   SERVICEBUS_MAX_DELIVERY_COUNT: `the entity's MaxDeliveryCount, checked against RETRY_MAX_ATTEMPTS (default ${defaults.maxDeliveryCount})`,
+  BREAKER_THRESHOLD: `consecutive transient batch failures that open the write path's breaker (default ${defaults.breakerThreshold})`,
+  BREAKER_HOLD_MAX_MS: `how long messages held while the breaker is open wait for the database before they are deferred, in ms; below SERVICEBUS_LOCK_RENEWAL_MAX_MS (default ${defaults.breakerHoldMaxMs})`,
+  BREAKER_PROBE_MIN_MS: `bound of the first database probe's delay while the breaker is open, doubled per failed probe, in ms (default ${defaults.breakerProbeMinMs})`,
+  BREAKER_PROBE_MAX_MS: `cap of the probe delay bound, in ms (default ${defaults.breakerProbeMaxMs})`,
   BATCH_MAX_SIZE: `messages written in one SQL transaction (default ${defaults.batchMaxSize})`,
   BATCH_FLUSH_MS: `how long a batch waits to fill, in ms (default ${defaults.batchFlushMs})`,
   SHUTDOWN_GRACE_MS: `time in-flight messages get to finish on shutdown, in ms (default ${defaults.shutdownGraceMs})`,
   LOG_LEVEL: 'fatal, error, warn, info (default), debug or trace',
   HTTP_PORT: `port of /healthz, /readyz and /metrics (default ${defaults.httpPort}; 0 = any free port)`,
+  HTTP_HOST: `address they listen on (default ${defaults.httpHost}, every interface, for the platform's probes; npm start sets 127.0.0.1)`,
   OTEL_EXPORTER_OTLP_ENDPOINT:
-    'OTLP/HTTP collector base URL for traces, e.g. http://localhost:4318 (default: off)',
+    'OTLP collector base URL for traces and metrics, e.g. http://localhost:4318 (default: off); Container Apps sets it for its managed agent',
+  OTEL_EXPORTER_OTLP_PROTOCOL:
+    "'http/json' (default) or 'grpc' (Container Apps' managed agent takes gRPC only and sets this)",
+  OTEL_METRIC_EXPORT_INTERVAL: `how often metrics are pushed over OTLP and to Azure Monitor, in ms (default ${defaults.metricExportIntervalMs})`,
   APPLICATIONINSIGHTS_CONNECTION_STRING:
-    'Application Insights connection string for traces, sent with the managed identity (default: off)',
+    'Application Insights connection string for traces and metrics, sent with the managed identity (default: off)',
+  HANDLERS_MODULE:
+    'path of a module that exports `handlers`, the event types to handle (default: the shipped list, src/handlers/handlers.ts)',
   INBOX_RETENTION_DAYS: `days a processed message id stays in dbo.Inbox, 0 = forever (default ${defaults.inboxRetentionDays}); must exceed the replay horizon`,
 } as const;
 
@@ -137,6 +148,7 @@ export const schema = z.object({
   SQL_PASSWORD: optional,
   SQL_ENCRYPT: oneOf(['true', 'false'], 'true'),
   SQL_POOL_MAX: int(defaults.sqlPoolMax, 1, 1_000),
+  SQL_SCHEMA_WAIT_MS: int(defaults.sqlSchemaWaitMs, 0, 86_400_000),
   SQL_TOKEN_MAX_AGE_MS: int(defaults.sqlTokenMaxAgeMs, 10_000),
   SQL_TRUST_SERVER_CERTIFICATE: oneOf(['true', 'false'], 'false'),
   REDIS_URL: optional.refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'expected redis://HOST:PORT'),
@@ -150,18 +162,31 @@ export const schema = z.object({
   RETRY_CONCURRENCY: int(defaults.retryConcurrency, 1, 1_000),
   RETRY_RECONCILE_MS: int(defaults.retryReconcileMs, 100),
   SERVICEBUS_MAX_DELIVERY_COUNT: int(defaults.maxDeliveryCount, 1, 2_000),
+  BREAKER_THRESHOLD: int(defaults.breakerThreshold, 1, 1_000),
+  BREAKER_HOLD_MAX_MS: int(defaults.breakerHoldMaxMs, 0),
+  BREAKER_PROBE_MIN_MS: int(defaults.breakerProbeMinMs, 10),
+  BREAKER_PROBE_MAX_MS: int(defaults.breakerProbeMaxMs, 10),
   BATCH_MAX_SIZE: int(defaults.batchMaxSize, 1, 5_000),
   BATCH_FLUSH_MS: int(defaults.batchFlushMs, 0, 60_000),
   SHUTDOWN_GRACE_MS: int(defaults.shutdownGraceMs, 0),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   HTTP_PORT: int(defaults.httpPort, 0, 65_535),
+  HTTP_HOST: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || defaults.httpHost)
+    .pipe(z.string().regex(/^[\w.:-]+$/, 'expected an address such as 0.0.0.0, 127.0.0.1 or ::')),
   OTEL_EXPORTER_OTLP_ENDPOINT: optional.refine(
     (v) => v === undefined || /^https?:\/\/[^/\s]+/.test(v),
     'expected http(s)://HOST:PORT',
   ),
+  OTEL_EXPORTER_OTLP_PROTOCOL: oneOf(['http/json', 'grpc'], 'http/json'),
+  OTEL_METRIC_EXPORT_INTERVAL: int(defaults.metricExportIntervalMs, 1_000, 3_600_000),
   APPLICATIONINSIGHTS_CONNECTION_STRING: optional.refine(
     (v) => v === undefined || /(^|;)\s*InstrumentationKey=[0-9a-f-]{36}\s*(;|$)/i.test(v),
     'expected InstrumentationKey=GUID;IngestionEndpoint=https://…',
   ),
   INBOX_RETENTION_DAYS: int(defaults.inboxRetentionDays, 0, 36_500),
+  HANDLERS_MODULE: optional,
 });

@@ -1,10 +1,9 @@
 // Environment → typed, frozen Config: the variables and their parsers are in config-variables.ts,
 // the Config type in config-types.ts; this module applies them, whole or one part for a script.
 import type { z } from 'zod';
-import type { Config, SqlAuth } from './config-types.ts';
+import type { Config, ServiceBusEntity, SqlAuth } from './config-types.ts';
 import { ConfigError, schema } from './config-variables.ts';
 import { defaults } from './defaults.ts';
-import type { ServiceBusEntity } from './servicebus/entity.ts';
 
 export type { Config, CredentialKind, SqlAuth } from './config-types.ts';
 export { ConfigError, type VariableName, variables } from './config-variables.ts';
@@ -32,6 +31,12 @@ const serviceBusKeys = ['SERVICEBUS_'] as const;
 const sqlKeys = ['SQL_'] as const;
 const identityKeys = ['AZURE_', 'IDENTITY_'] as const;
 const keyVaultKeys = ['KEY_VAULT_'] as const;
+const redisKeys = ['REDIS_'] as const;
+
+const redisFrom = (e: Part<'REDIS_'>): Config['redis'] => ({
+  url: e.REDIS_URL ?? defaults.redisUrl,
+  auth: e.REDIS_AUTH,
+});
 
 function serviceBusFrom(e: Part<'SERVICEBUS_'>, problems: Problems) {
   let entity: ServiceBusEntity | undefined;
@@ -96,6 +101,7 @@ function sqlFrom(e: Part<'SQL_'>, problems: Problems): Config['sql'] {
     encrypt: e.SQL_ENCRYPT === 'true',
     poolMax: e.SQL_POOL_MAX,
     tokenMaxAgeMs: e.SQL_TOKEN_MAX_AGE_MS,
+    schemaWaitMs: e.SQL_SCHEMA_WAIT_MS,
     trustServerCertificate: e.SQL_TRUST_SERVER_CERTIFICATE === 'true',
   };
 }
@@ -138,6 +144,13 @@ export const loadIdentityConfig = (env: Env): Config['identity'] => loadPart(ide
 /** The Key Vault settings alone (`KEY_VAULT_*`). */
 export const loadKeyVaultConfig = (env: Env): Config['keyVault'] => loadPart(keyVaultKeys, keyVaultFrom, env);
 
+/** Which handler list to load (`HANDLERS_MODULE`): for scripts that read the same list as the worker. */
+export const loadHandlersConfig = (env: Env): Config['handlers'] =>
+  loadPart(['HANDLERS_'] as const, (e) => ({ module: e.HANDLERS_MODULE }), env);
+
+/** The retry tier's Redis (`REDIS_URL`, `REDIS_AUTH`). */
+export const loadRedisConfig = (env: Env): Config['redis'] => loadPart(redisKeys, redisFrom, env);
+
 /** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
 export function loadConfig(env: Env): Config {
   const e = parseWith(schema, env);
@@ -157,6 +170,19 @@ export function loadConfig(env: Env): Config {
       problem: `must be below SERVICEBUS_MAX_DELIVERY_COUNT (${e.SERVICEBUS_MAX_DELIVERY_COUNT})`,
     });
   }
+  if (e.BREAKER_HOLD_MAX_MS >= e.SERVICEBUS_LOCK_RENEWAL_MAX_MS) {
+    // A held message keeps its lock only while it is renewed: past that, Service Bus gives it to another replica.
+    problems.push({
+      variable: 'BREAKER_HOLD_MAX_MS',
+      problem: `must be below SERVICEBUS_LOCK_RENEWAL_MAX_MS (${e.SERVICEBUS_LOCK_RENEWAL_MAX_MS})`,
+    });
+  }
+  if (e.BREAKER_PROBE_MIN_MS > e.BREAKER_PROBE_MAX_MS) {
+    problems.push({
+      variable: 'BREAKER_PROBE_MIN_MS',
+      problem: `must be at most BREAKER_PROBE_MAX_MS (${e.BREAKER_PROBE_MAX_MS})`,
+    });
+  }
   const keyVault = keyVaultFrom(e, problems);
   const sql = sqlFrom(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -166,7 +192,7 @@ export function loadConfig(env: Env): Config {
     keyVault,
     serviceBus,
     sql,
-    redis: { url: e.REDIS_URL ?? defaults.redisUrl, auth: e.REDIS_AUTH },
+    redis: redisFrom(e),
     retry: {
       immediateAttempts: e.RETRY_IMMEDIATE_ATTEMPTS,
       immediateDelayMs: e.RETRY_IMMEDIATE_DELAY_MS,
@@ -178,14 +204,23 @@ export function loadConfig(env: Env): Config {
       reconcileMs: e.RETRY_RECONCILE_MS,
       maxDeliveryCount: e.SERVICEBUS_MAX_DELIVERY_COUNT,
     },
+    breaker: {
+      threshold: e.BREAKER_THRESHOLD,
+      holdMaxMs: e.BREAKER_HOLD_MAX_MS,
+      probeMinMs: e.BREAKER_PROBE_MIN_MS,
+      probeMaxMs: e.BREAKER_PROBE_MAX_MS,
+    },
     batch: { maxSize: e.BATCH_MAX_SIZE, flushMs: e.BATCH_FLUSH_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
-    http: { port: e.HTTP_PORT },
+    http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
     telemetry: {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      otlpProtocol: e.OTEL_EXPORTER_OTLP_PROTOCOL,
+      metricExportIntervalMs: e.OTEL_METRIC_EXPORT_INTERVAL,
       applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING,
     },
+    handlers: { module: e.HANDLERS_MODULE },
     inbox: { retentionDays: e.INBOX_RETENTION_DAYS },
   };
   return deepFreeze(config);

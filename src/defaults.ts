@@ -45,12 +45,34 @@ export const defaults = {
   retryReconcileMs: 60_000,
   /** The entity's MaxDeliveryCount (Service Bus default 10). */
   maxDeliveryCount: 10,
+  /**
+   * Consecutive transient batch failures that open the write path's breaker. One dropped connection
+   * or deadlock fails one batch, whose messages retry in place; a failover drops the pooled
+   * connections one batch at a time, a few failures. Five in a row, with no batch going through
+   * between them, is the database refusing everything.
+   */
+  breakerThreshold: 5,
+  /** How long held messages wait for the database before they go the retry tier's way. */
+  breakerHoldMaxMs: 120_000,
+  /** Bound of the first probe delay while the breaker is open; doubles per failed probe. */
+  breakerProbeMinMs: 1_000,
+  /** Cap of the probe delay bound. */
+  breakerProbeMaxMs: 30_000,
   batchMaxSize: 100,
   batchFlushMs: 5,
   /** Port of /healthz, /readyz and /metrics. */
   httpPort: 8080,
+  /** Address they listen on: every interface, where the platform's probes reach the container. */
+  httpHost: '0.0.0.0',
   /** Days a processed message id stays in dbo.Inbox (0 = forever); must exceed the replay horizon. */
   inboxRetentionDays: 30,
+  /** How often the metrics are pushed over OTLP and to Azure Monitor (OpenTelemetry's default). */
+  metricExportIntervalMs: 60_000,
+  /**
+   * How long start waits for the migrations to create the schema before it gives up: the migration
+   * job's own time limit (replicaTimeout in containerapp.migrate-job.yaml).
+   */
+  sqlSchemaWaitMs: 600_000,
   /** Time in-flight messages get to finish on shutdown. */
   shutdownGraceMs: 25_000,
 } as const;

@@ -1,4 +1,3 @@
-import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { formatLogLine } from './log-format.ts';
 
@@ -9,6 +8,8 @@ export type LoggerOptions = {
   color?: boolean;
   /** @defaultValue stdout */
   out?: { write(text: string): unknown };
+  /** Fields added to every line, such as the active span's trace ids (telemetry's `traceFields`). @defaultValue none */
+  mixin?: () => object;
 };
 
 /**
@@ -52,11 +53,10 @@ export function createLogger(
         censor: '[redacted]',
       },
       timestamp: pino.stdTimeFunctions.isoTime,
-      // A line written inside a span (a batch write, say) carries its trace; with tracing off there is none.
-      mixin() {
-        const span = trace.getActiveSpan()?.spanContext();
-        return span && isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId } : {};
-      },
+      // The default serializer appends the cause's message to the error's own: an error that copied
+      // its cause's text (a SqlError from a driver error) would carry it twice. The cause stays nested.
+      serializers: { err: pino.stdSerializers.errWithCause },
+      ...(options.mixin ? { mixin: options.mixin } : {}),
     },
     destination,
   );
@@ -84,3 +84,6 @@ export function lazyChild(parent: Logger, bindings: () => Record<string, unknown
     },
   });
 }
+
+/** For components whose logger is optional: every call is a no-op. */
+export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,10 +1,12 @@
 // The one wiring point: environment → config → worker; signals; exit codes.
 import { type ConfigError, loadConfig } from './config.ts';
+import { loadHandlers } from './handlers/load.ts';
 import { createHealth } from './http/health.ts';
-import { createMetrics } from './http/metrics.ts';
 import { createReadiness } from './http/readiness.ts';
 import { createOpsServer } from './http/server.ts';
 import { createLogger } from './logger.ts';
+import { createMetrics } from './metrics/metrics.ts';
+import { traceFields } from './telemetry/trace-context.ts';
 import { startWorker } from './worker.ts';
 
 let config: ReturnType<typeof loadConfig>;
@@ -20,12 +22,17 @@ try {
 
 // A person at a terminal reads short lines; the platform's log collector reads JSON.
 const onTerminal = process.stdout.isTTY === true;
-const logger = createLogger(config.logLevel, {}, { pretty: onTerminal, color: onTerminal });
+const logger = createLogger(
+  config.logLevel,
+  {},
+  { pretty: onTerminal, color: onTerminal, mixin: traceFields },
+);
 const metrics = createMetrics();
 const readiness = createReadiness();
 const health = createHealth();
 const ops = createOpsServer({
   port: config.http.port,
+  host: config.http.host,
   health,
   readiness,
   metrics,
@@ -48,7 +55,9 @@ try {
   process.exit(1);
 }
 
-const starting = startWorker(config, { logger, signal: startAbort.signal, metrics, readiness });
+const starting = loadHandlers(config.handlers).then((handlers) =>
+  startWorker(config, { handlers, logger, signal: startAbort.signal, metrics, readiness }),
+);
 let signals = 0;
 
 const onSignal = (signal: NodeJS.Signals): void => {

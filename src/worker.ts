@@ -1,34 +1,31 @@
-import { RetryMode, ServiceBusClient } from '@azure/service-bus';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
-import { orderHandlers } from './handlers/orders/handlers.ts';
-import { toEventSchemas } from './handlers/registry.ts';
-import { type Metrics, metricNames } from './http/metrics.ts';
-import { consumerMetrics, retryMetrics, tokenMetrics, writerMetrics } from './http/pipeline-metrics.ts';
+import type { Handler } from './handlers/handler.ts';
+import { createHandlerRegistry } from './handlers/registry.ts';
 import type { Readiness } from './http/readiness.ts';
-import { createCredential, describeRequestedIdentity, scopes } from './identity/credential.ts';
-import { describeIdentity, type IdentityDescription } from './identity/describe.ts';
-import { acquireFirstToken } from './identity/first-token.ts';
-import { observeCredential } from './identity/observed-credential.ts';
-import { createSecretClient } from './keyvault/client.ts';
-import { createSecretStore } from './keyvault/secret-store.ts';
-import { createCloser, createStateMachine } from './lifecycle.ts';
-import { createBatcher } from './pipeline/batcher.ts';
-import type { CloudEvent } from './pipeline/cloud-event.ts';
-import { createInboxRetention } from './pipeline/inbox-retention.ts';
-import { createSqlWriter } from './pipeline/sql-writer.ts';
-import { RetryError } from './retry/errors.ts';
+import type { IdentityDescription } from './identity/describe.ts';
+import { startIdentity } from './identity/start-identity.ts';
+import { startInboxRetention } from './inbox/retention.ts';
+import { startSecretStore } from './keyvault/secret-store.ts';
+import { createCloser, createStateMachine, type StartContext } from './lifecycle.ts';
+import type { Metrics } from './metrics/metrics.ts';
+import {
+  messageMetrics,
+  receiverMetrics,
+  retryMetrics,
+  tokenMetrics,
+  writerMetrics,
+} from './metrics/pipeline-metrics.ts';
+import { startBreaker } from './pipeline/breaker.ts';
+import { startWritePath } from './pipeline/write-path.ts';
 import { startRetryTier } from './retry/retry-tier.ts';
-import { checkServiceBusAccess } from './servicebus/access-check.ts';
-import { type Consumer, createConsumer } from './servicebus/consumer.ts';
-import { type ConsumerObserver, combineObservers } from './servicebus/consumer-options.ts';
+import { startServiceBusClient } from './servicebus/client.ts';
+import { type Consumer, startConsumer } from './servicebus/consumer.ts';
 import { entityPath } from './servicebus/entity.ts';
-import { checkSqlAccess } from './sql/access-check.ts';
-import type { SqlAuthentication } from './sql/connection.ts';
-import { createSqlPool } from './sql/pool.ts';
-import { createMessageTracing } from './telemetry/message-spans.ts';
-import { startTracing } from './telemetry/tracing.ts';
+import { combineMessageObservers, createMessagePath } from './servicebus/message-path.ts';
+import { startSqlPool } from './sql/start-sql.ts';
+import { startTelemetry } from './telemetry/start-telemetry.ts';
+import type { SpanExporter } from './telemetry/tracing.ts';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -41,6 +38,8 @@ export type Worker = {
 };
 
 export type WorkerDeps = {
+  /** The event types the worker handles (src/handlers/handlers.ts, or the list HANDLERS_MODULE names). */
+  handlers: readonly Handler[];
   logger: Logger;
   signal?: AbortSignal;
   /** Where components register their instruments. @defaultValue none (no metrics) */
@@ -52,13 +51,14 @@ export type WorkerDeps = {
 };
 
 /**
- * Builds the worker from its config: one credential for every client, then each client in the
- * order the pipeline needs them. What is acquired is released in reverse order, also when start
- * fails half-way.
+ * Builds the worker from its config, one component after another in the order the pipeline needs
+ * them; each registers its own cleanup, readiness check and gauges, so what is acquired is released
+ * in reverse order, also when start fails half-way.
  */
 export async function startWorker(config: Config, deps: WorkerDeps): Promise<Worker> {
-  const { logger, signal, metrics, readiness } = deps;
+  const { logger, metrics } = deps;
   const closer = createCloser();
+  const ctx: StartContext = { logger, closer, signal: deps.signal, metrics, readiness: deps.readiness };
   const state = createStateMachine<WorkerState>({
     component: 'worker',
     initial: 'starting',
@@ -66,212 +66,67 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     logger,
   });
   // Not ready until every start step is done; the body says which step it is still in.
-  readiness?.add('worker', () => {
+  deps.readiness?.add('worker', () => {
     if (state.current !== 'running') throw new Error(state.current);
   });
+  const { serviceBus, shutdownGraceMs: drainGraceMs } = config;
   try {
-    const requested = { kind: config.identity.credential, clientId: config.identity.clientId };
-    const credential = observeCredential(createCredential(requested), metrics ? tokenMetrics(metrics) : {});
-    const tracing = startTracing({
-      otlpEndpoint: config.telemetry.otlpEndpoint,
-      applicationInsightsConnectionString: config.telemetry.applicationInsightsConnectionString,
-      credential,
-      exporters: deps.spanExporters ?? [],
-    });
-    // Added first, so closed last: the spans of the drain are exported too.
-    closer.add('tracing', () => tracing.close());
-    if (tracing.enabled) {
-      logger.info(
-        {
-          otlp: config.telemetry.otlpEndpoint ?? false,
-          azureMonitor: config.telemetry.applicationInsightsConnectionString !== undefined,
-        },
-        'tracing on',
-      );
-    }
-    const entity = config.serviceBus.entity;
-    const messageTracing = tracing.enabled
-      ? createMessageTracing(tracing.tracer, entityPath(entity))
-      : undefined;
-    const firstToken = await acquireFirstToken(credential, {
-      scope: scopes.serviceBus,
-      identity: describeRequestedIdentity(requested),
-      timeoutMs: config.identity.startupTimeoutMs,
-      signal,
-      onRetry: (attempt, error, delayMs) =>
-        logger.info(
-          { attempt, delayMs: Math.round(delayMs), reason: (error as Error).message },
-          'identity endpoint not ready; retrying',
-        ),
-    });
-    const identity = describeIdentity(firstToken.token);
-    logger.info(
-      {
-        identity: {
-          kind: identity.kind,
-          clientId: identity.clientId,
-          objectId: identity.objectId,
-          resourceId: identity.resourceId,
-          tenantId: identity.tenantId,
-        },
-      },
-      'identity ready',
+    const handlers = createHandlerRegistry(deps.handlers);
+    const { credential, identity } = await startIdentity(
+      config.identity,
+      ctx,
+      metrics && tokenMetrics(metrics),
     );
-    readiness?.add('identity', async () => {
-      // Answered from the identity library's cache while the token is fresh; asks the endpoint otherwise.
-      const token = await credential.getToken(scopes.serviceBus);
-      if (!token || token.expiresOnTimestamp <= Date.now()) throw new Error('no unexpired Service Bus token');
-    });
-
-    if (config.keyVault.url && config.keyVault.secrets.length > 0) {
-      const secrets = createSecretStore({
-        client: createSecretClient(config.keyVault.url, credential),
-        vaultUrl: config.keyVault.url,
-        names: config.keyVault.secrets,
-        refreshMs: config.keyVault.refreshMs,
-        identity: () => identity,
-        logger: logger.child({ component: 'keyvault' }),
-      });
-      await secrets.start();
-      closer.add('key vault', () => secrets.close());
-    }
-
-    const authentication: SqlAuthentication =
-      config.sql.auth.kind === 'password'
-        ? { type: 'default', options: { userName: config.sql.auth.user, password: config.sql.auth.password } }
-        : { type: 'token-credential', options: { credential } };
-    const pool = createSqlPool({
-      server: config.sql.server,
-      port: config.sql.port,
-      database: config.sql.database,
-      authentication,
-      encrypt: config.sql.encrypt,
-      trustServerCertificate: config.sql.trustServerCertificate,
-      max: config.sql.poolMax,
-      tokenMaxAgeMs: config.sql.tokenMaxAgeMs,
-      logger: logger.child({ component: 'sql' }),
-    });
-    closer.add('sql pool', () => pool.close());
-    // Fail the start, not the first message, when the database is unreachable, the user is missing
-    // or the schema is not there.
-    await checkSqlAccess(pool, {
-      server: config.sql.server,
-      database: config.sql.database,
-      identity: config.sql.auth.kind === 'token' ? identity : undefined,
-      signal,
-    });
-    logger.info({ server: config.sql.server, database: config.sql.database }, 'sql ready');
-    readiness?.add('sql', async () => {
-      const s = pool.stats();
-      // Every connection lent out to writes: the pool is working; waiting for one would only report load.
-      if (s.idle === 0 && s.open >= config.sql.poolMax) return;
-      await pool.query('SELECT 1 AS ok');
-    });
-
-    const retention = createInboxRetention({
-      db: pool,
-      retentionDays: config.inbox.retentionDays,
-      logger: logger.child({ component: 'inbox-retention' }),
-    });
-    retention.start();
-    closer.add('inbox retention', () => retention.close());
-
-    const writer = createSqlWriter({
-      db: pool,
-      handlers: orderHandlers,
-      logger: logger.child({ component: 'writer' }),
-      ...(metrics ? { observer: writerMetrics(metrics) } : {}),
-    });
-    const batcher = createBatcher({
-      maxBatchSize: config.batch.maxSize,
-      flushMs: config.batch.flushMs,
-      write: (events) =>
-        messageTracing
-          ? messageTracing.traceBatch(events, () => writer.writeBatch(events))
-          : writer.writeBatch(events),
-    });
-    closer.add('batcher', () => batcher.close());
-
-    const serviceBus = new ServiceBusClient(config.serviceBus.fullyQualifiedNamespace, credential, {
-      ...(config.serviceBus.endpoint ? { customEndpointAddress: config.serviceBus.endpoint } : {}),
-      // The SDK's default waits a fixed 30 s between attempts, so a missing role took 90 s to show.
-      retryOptions: {
-        mode: RetryMode.Exponential,
-        maxRetries: 3,
-        retryDelayInMs: 1_000,
-        maxRetryDelayInMs: 30_000,
+    const tracing = startTelemetry(
+      config.telemetry,
+      {
+        credential,
+        entity: entityPath(serviceBus.entity),
+        exporters: deps.spanExporters,
+        registry: metrics?.registry,
       },
-    });
-    closer.add('service bus client', () => serviceBus.close());
-    await checkServiceBusAccess(serviceBus, config.serviceBus.entity, {
-      namespace: config.serviceBus.fullyQualifiedNamespace,
-      identity,
-    });
-    const schemas = toEventSchemas(orderHandlers);
-    const write = (event: CloudEvent) => batcher.submit(event);
-    // After the Service Bus client (it settles deferred messages), before the consumer (whose
-    // transient failures become retry jobs): closed after the consumer drained, before the client.
-    const retry = await startRetryTier({
-      redis: {
-        url: config.redis.url,
-        auth:
-          config.redis.auth === 'entra'
-            ? { kind: 'entra', credential, objectId: requireObjectId(identity) }
-            : { kind: 'none' },
+      ctx,
+    );
+    await startSecretStore(config.keyVault, credential, identity, ctx);
+    const pool = await startSqlPool(config.sql, credential, identity, ctx);
+    const breaker = startBreaker(config.breaker, pool, ctx);
+    startInboxRetention(config.inbox, pool, ctx, () => breaker.state === 'closed');
+    const batcher = startWritePath(
+      config.batch,
+      {
+        db: pool,
+        handlers,
+        breaker,
+        observer: metrics && writerMetrics(metrics),
+        aroundBatch: tracing?.traceBatch,
       },
-      retry: config.retry,
-      entity: config.serviceBus.entity,
-      client: serviceBus,
-      schemas,
-      write,
-      logger,
-      drainGraceMs: config.shutdownGraceMs,
-      ...(metrics ? { observer: retryMetrics(metrics) } : {}),
-      ...(messageTracing ? { tracing: messageTracing } : {}),
+      ctx,
+    );
+    const client = await startServiceBusClient(serviceBus, credential, identity, ctx);
+    const retry = await startRetryTier(
+      {
+        retry: config.retry,
+        redis: config.redis,
+        entity: serviceBus.entity,
+        holdMaxMs: config.breaker.holdMaxMs,
+      },
+      { client, credential, identity, drainGraceMs, gate: breaker },
+      ctx,
+    );
+    const path = createMessagePath({
+      schemas: handlers.schemas,
+      handle: (event, m) => retry.policy.run(() => batcher.submit(event), m.message, m.logger, m.signal),
+      logger: logger.child({ component: 'pipeline' }),
+      observer: combineMessageObservers(metrics && messageMetrics(metrics), tracing?.observer),
+      lockRenewalMaxMs: serviceBus.lockRenewalMaxMs,
     });
-    metrics?.gauge(metricNames.retryQueueDepth, 'Retry jobs waiting or delayed in the BullMQ queue.', {
-      collect: async (g) =>
-        g.set(await retry.queue.queue.getJobCountByTypes('waiting', 'delayed', 'prioritized')),
-    });
-    // Transient failures need Redis to become retries: without it they are abandoned and spend budget.
-    readiness?.add('redis', () => retry.ping());
-    closer.add('retry tier', async () => {
-      const failures = await retry.close();
-      if (failures.length > 0)
-        throw new AggregateError(
-          failures.map((f) => f.error),
-          'closing the retry tier',
-        );
-    });
-    const consumer = createConsumer({
-      client: serviceBus,
-      entity: config.serviceBus.entity,
-      schemas,
-      handle: (event, ctx) => retry.policy.run(() => write(event), ctx.message, ctx.logger, ctx.signal),
-      logger: logger.child({ component: 'consumer' }),
-      concurrency: config.serviceBus.concurrency,
-      lockRenewalMaxMs: config.serviceBus.lockRenewalMaxMs,
-      drainGraceMs: config.shutdownGraceMs,
-      observer: combineObservers(
-        ...([metrics && consumerMetrics(metrics), messageTracing?.observer].filter(
-          Boolean,
-        ) as ConsumerObserver[]),
-      ),
-    });
-    metrics?.gauge(metricNames.inFlight, 'Messages received and not yet settled.', {
-      collect: (g) => g.set(consumer.stats().inFlight),
-    });
-    await consumer.start();
-    readiness?.add('servicebus', () => {
-      if (!consumer.stats().receiverOpen) throw new Error('the receive link is not open');
-    });
-    // Closed first on shutdown: stop receiving and drain, while the batcher and pool still write.
-    closer.add('consumer', () => consumer.close());
-
-    state.transition('running', {
-      entity: config.serviceBus.entity,
-      concurrency: config.serviceBus.concurrency,
-    });
+    await retry.startWorker(path, { observer: metrics && retryMetrics(metrics), breaker });
+    const consumer = await startConsumer(
+      serviceBus,
+      { client, path, drainGraceMs, breaker, observer: metrics && receiverMetrics(metrics) },
+      ctx,
+    );
+    state.transition('running', { entity: serviceBus.entity, concurrency: serviceBus.concurrency });
     return {
       get state() {
         return state.current;
@@ -280,7 +135,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       consumer,
       async close() {
         if (state.current === 'running') state.transition('draining');
-        readiness?.setDraining();
+        deps.readiness?.setDraining();
         const failures = await closer.closeAll();
         if (state.current === 'draining') state.transition('stopped');
         return failures;
@@ -291,15 +146,4 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     state.transition('stopped');
     throw error;
   }
-}
-
-/** Entra AUTH to Redis names the identity by its object id, which only its token tells. */
-function requireObjectId(identity: IdentityDescription): string {
-  if (!identity.objectId) {
-    throw new RetryError(
-      'RedisAuth',
-      'REDIS_AUTH=entra needs the identity object id (oid claim), and the token has none',
-    );
-  }
-  return identity.objectId;
 }

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { ServiceBusClient } from '@azure/service-bus';
+import { handlers } from '../../src/handlers/handlers.ts';
+import { createHandlerRegistry } from '../../src/handlers/registry.ts';
 import { migrate } from '../../src/sql/migrate.ts';
 import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
 import { ensureLocalRedis } from '../../test/stand-ins/redis.ts';
@@ -54,7 +56,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     },
     max: 4,
   });
-  await migrate(pool);
+  await migrate(pool, { dirs: createHandlerRegistry(handlers).migrationDirs });
   const publisher = new ServiceBusClient(
     stack.file.serviceBus.fullyQualifiedNamespace,
     new ManagedIdentityCredential({ clientId: stack.file.identities.publisher.clientId }),

@@ -1,16 +1,19 @@
 import type { ServiceBusSender } from '@azure/service-bus';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import { toServiceBusMessage } from '../../src/servicebus/envelope.ts';
-import { type PublishItem, publishEvents } from '../../src/servicebus/publisher.ts';
-import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
+import { type PublishItem, toServiceBusMessage } from '../../src/cloudevents/envelope.ts';
+import { sampleEvent } from '../../src/cloudevents/sample-events.ts';
+import { handlers } from '../../src/handlers/handlers.ts';
+import { createHandlerRegistry } from '../../src/handlers/registry.ts';
+import { publishEvents } from '../../src/servicebus/publisher.ts';
 import type { SqlClient } from '../../src/sql/client.ts';
 import { percentile } from './proc.ts';
 
-const dataFor = (type: string, n: number) => exampleData.get(type)?.(n);
+// The worker's own list: the bench publishes the first event type with that handler's example data.
+const registry = createHandlerRegistry(handlers);
+export const benchType = registry.handlers[0]?.type ?? '';
+const dataFor = (type: string, n: number) => registry.example(type, n);
 
 /**
- * Publishes a backlog of valid order.placed events under `source` (their inbox rows can be told
+ * Publishes a backlog of valid events of the list's first type under `source` (their inbox rows can be told
  * apart by it). With `at`, the broker holds them until then (scheduled enqueue), so that the whole
  * backlog appears at once, however long publishing took.
  */
@@ -22,7 +25,7 @@ export async function publishBacklog(
   const { source, at } = options;
   function* items(): Generator<PublishItem> {
     for (let n = 0; n < count; n++) {
-      const event = sampleEvent(orderPlacedType, dataFor(orderPlacedType, n), source);
+      const event = sampleEvent(benchType, dataFor(benchType, n), source);
       yield at ? { raw: { ...toServiceBusMessage(event), scheduledEnqueueTimeUtc: at } } : event;
     }
   }
@@ -46,7 +49,7 @@ export async function offerLoad(
     const due = Math.floor((elapsed / 1000) * options.perSecond) - sent;
     if (due > 0) {
       const messages = Array.from({ length: due }, (_, i) =>
-        toServiceBusMessage(sampleEvent(orderPlacedType, dataFor(orderPlacedType, sent + i), options.source)),
+        toServiceBusMessage(sampleEvent(benchType, dataFor(benchType, sent + i), options.source)),
       );
       await sender.sendMessages(messages);
       sent += due;

@@ -1,7 +1,7 @@
 import type { ServiceBusSender } from '@azure/service-bus';
 import { sendFault } from '../../test/stand-ins/fault-control.ts';
 import type { BenchStack } from './bench-stack.ts';
-import { appliedFrom, publishBacklog } from './load.ts';
+import { appliedFrom, benchType, publishBacklog } from './load.ts';
 import { type Disturbance, othersShare, readDisturbance } from './proc.ts';
 import { startProgram } from './run-configuration.ts';
 
@@ -164,7 +164,7 @@ export async function runOutage(
       `${new Date().toISOString()}, Node ${process.version}; one worker at its defaults, warmed up by ${thousands(warmUp)} events first`,
     );
     console.log(
-      `Outage case: a burst of ${thousands(burst)} order.placed events; SQL fails every login and statement with 40613 for ${downSeconds} s from the burst's start.`,
+      `Outage case: a burst of ${thousands(burst)} ${benchType} events; SQL fails every login and statement with 40613 for ${downSeconds} s from the burst's start.`,
     );
     line(
       'clean drain: burst appears → last event applied',

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
+import type { z } from 'zod';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
+import { handlers } from '../../src/handlers/handlers.ts';
+import { createHandlerRegistry } from '../../src/handlers/registry.ts';
 import { createSqlWriter } from '../../src/pipeline/sql-writer.ts';
 import type { SqlClient } from '../../src/sql/client.ts';
 
@@ -14,20 +15,18 @@ export type SqlOnlyResult = {
   batchCommitMs: number;
 };
 
+const registry = createHandlerRegistry(handlers);
+const benchType = registry.handlers[0]?.type ?? '';
+
+// Valid events of the list's first type, parsed as the consumer would hand them to the writer.
 const events = (n: number): CloudEvent[] =>
   Array.from({ length: n }, (_, i) => ({
     specversion: '1.0',
     id: randomUUID(),
     source: '/bench/sql-only',
-    type: orderPlacedType,
+    type: benchType,
     time: new Date().toISOString(),
-    data: {
-      orderId: randomUUID(),
-      customerId: `customer-${i % 97}`,
-      currency: 'EUR',
-      placedAt: new Date().toISOString(),
-      lines: [{ sku: `SKU-${i % 50}`, quantity: 1 + (i % 5), unitPrice: '12.50' }],
-    },
+    data: (registry.schemas.get(benchType) as z.ZodType).parse(registry.example(benchType, i)),
   }));
 
 /**
@@ -35,7 +34,7 @@ const events = (n: number): CloudEvent[] =>
  * batch against one per message, without Service Bus.
  */
 export async function runSqlOnly(db: SqlClient, total: number, batchSize: number): Promise<SqlOnlyResult> {
-  const writer = createSqlWriter({ db, handlers: orderHandlers });
+  const writer = createSqlWriter({ db, handlers: registry });
   const run = async (size: number): Promise<number> => {
     const all = events(total);
     const started = performance.now();

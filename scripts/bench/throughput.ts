@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaults } from '../../src/defaults.ts';
-import type { ThroughputSizes } from './args.ts';
+import type { ThroughputSizes } from '../lib/bench-command.ts';
 import type { BenchStack } from './bench-stack.ts';
+import { benchType } from './load.ts';
 import { type Place, summarizeProfiles } from './profile.ts';
 import { type Configuration, type RunResult, runConfiguration, steadyShare } from './run-configuration.ts';
 import { runSqlOnly } from './sql-only.ts';
@@ -130,7 +131,7 @@ export async function runThroughput(
       '≤ 1',
     );
     console.log('');
-    console.log(`SQL write path alone (${sql.events} order.placed events, tedious → TDS stand-in → PGlite):`);
+    console.log(`SQL write path alone (${sql.events} ${benchType} events, tedious → TDS stand-in → PGlite):`);
     console.log(
       `  batched (${sql.batchSize} per transaction)   ${fixed(sql.batchedRowsPerSec).padStart(8)} rows/s   ${fixed(sql.batchCommitMs, 1)} ms per transaction`,
     );

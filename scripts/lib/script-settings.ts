@@ -1,8 +1,17 @@
-import { type Config, type ConfigError, loadIdentityConfig, loadSqlConfig } from '../../src/config.ts';
+import type { TokenCredential } from '@azure/identity';
+import {
+  type Config,
+  type ConfigError,
+  loadHandlersConfig,
+  loadIdentityConfig,
+  loadSqlConfig,
+} from '../../src/config.ts';
+import { loadHandlers } from '../../src/handlers/load.ts';
+import { createHandlerRegistry, type HandlerRegistry } from '../../src/handlers/registry.ts';
 import { createCredential, describeRequestedIdentity } from '../../src/identity/credential.ts';
 import type { Principal } from '../../src/identity/roles.ts';
-import type { SqlAuthentication } from '../../src/sql/connection.ts';
 import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
+import { sqlAuthentication } from '../../src/sql/start-sql.ts';
 import { resolveScriptEnv, type Service } from './script-env.ts';
 
 export type Settings = Record<string, string | undefined>;
@@ -39,15 +48,19 @@ export function settingOrExit<T>(parse: () => T): T {
   }
 }
 
-/** A small SQL pool from the service's own SQL settings (same validation as the worker). */
-export function scriptSqlPool(env: Settings, max = 2): { pool: SqlPool; target: string; sql: Config['sql'] } {
+/**
+ * A small SQL pool from the service's own SQL settings (same validation as the worker), with the
+ * credential it logs in with; none with SQL_AUTH=password, which asks no identity for anything.
+ */
+export function scriptSqlPool(
+  env: Settings,
+  max = 2,
+): { pool: SqlPool; target: string; sql: Config['sql']; credential: TokenCredential | undefined } {
   const sql = settingOrExit(() => loadSqlConfig(env));
   const identity = settingOrExit(() => loadIdentityConfig(env));
   const requested = { kind: identity.credential, clientId: identity.clientId };
-  const authentication: SqlAuthentication =
-    sql.auth.kind === 'password'
-      ? { type: 'default', options: { userName: sql.auth.user, password: sql.auth.password } }
-      : { type: 'token-credential', options: { credential: createCredential(requested) } };
+  const credential = sql.auth.kind === 'password' ? undefined : createCredential(requested);
+  const authentication = sqlAuthentication(sql.auth, credential);
   const pool = createSqlPool({
     server: sql.server,
     port: sql.port,
@@ -60,5 +73,17 @@ export function scriptSqlPool(env: Settings, max = 2): { pool: SqlPool; target: 
   });
   const as =
     sql.auth.kind === 'password' ? `SQL login ${sql.auth.user}` : describeRequestedIdentity(requested);
-  return { pool, target: `${sql.server}:${sql.port}/${sql.database} as ${as}`, sql };
+  return { pool, target: `${sql.server}:${sql.port}/${sql.database} as ${as}`, sql, credential };
+}
+
+/** The handler list the worker reads (HANDLERS_MODULE, else the shipped one), checked; a bad one exits 78. */
+export async function scriptHandlers(env: Settings): Promise<HandlerRegistry> {
+  const config = settingOrExit(() => loadHandlersConfig(env));
+  try {
+    return createHandlerRegistry(await loadHandlers(config));
+  } catch (error: unknown) {
+    if (!(error instanceof Error && error.name === 'HandlerError')) throw error;
+    console.error(error.message);
+    process.exit(78);
+  }
 }

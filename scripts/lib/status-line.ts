@@ -6,9 +6,13 @@ export type PipelineStatus = {
   received: number;
   completed: number;
   deadLettered: number;
-  /** Handed back for another attempt: abandoned, plus deferred when the retry tier counts it. */
+  /** Messages waiting for a delayed retry now: the retry queue's depth (0 without a retry tier). */
   retrying: number;
+  /** Handed back for another attempt so far: abandoned, plus deferred when the retry tier counts it. */
+  retried: number;
   inFlight: number;
+  /** Seconds the database has been unavailable (the breaker open); 0 while it is closed. */
+  pausedSeconds: number;
   /** Sums of the end-to-end lag histogram, for the average over an interval. */
   lagSumSeconds: number;
   lagCount: number;
@@ -24,8 +28,11 @@ export async function readStatus(metricsUrl: string, signal?: AbortSignal): Prom
     received: m.sum('keyless_messages_received_total'),
     completed: m.sum('keyless_messages_completed_total'),
     deadLettered: m.sum('keyless_messages_dead_lettered_total'),
-    retrying: m.sum('keyless_messages_abandoned_total') + m.sum('keyless_messages_deferred_total'),
+    retrying: m.sum('keyless_retry_queue_depth'),
+    retried: m.sum('keyless_messages_abandoned_total') + m.sum('keyless_messages_deferred_total'),
     inFlight: m.sum('keyless_messages_in_flight'),
+    pausedSeconds:
+      m.sum('keyless_breaker_state', { state: 'closed' }) === 1 ? 0 : m.sum('keyless_breaker_open_seconds'),
     lagSumSeconds: m.sum('keyless_end_to_end_lag_seconds_sum'),
     lagCount: m.sum('keyless_end_to_end_lag_seconds_count'),
   };
@@ -47,6 +54,7 @@ export function formatStatus(now: PipelineStatus, previous: PipelineStatus | und
     `dead-lettered ${count(now.deadLettered)}`,
     `retrying ${count(now.retrying)}`,
   ];
+  if (now.pausedSeconds > 0) parts.push(`paused: database unavailable ${Math.round(now.pausedSeconds)} s`);
   if (previous && now.at > previous.at) {
     const rate = ((now.completed - previous.completed) * 1000) / (now.at - previous.at);
     parts.push(`${rate < 10 ? rate.toFixed(1) : count(Math.round(rate))} msg/s`);
@@ -56,13 +64,16 @@ export function formatStatus(now: PipelineStatus, previous: PipelineStatus | und
   return parts.join('  ');
 }
 
-/** What is printed when `npm start` ends: the totals of the run. */
+/**
+ * What is printed when `npm start` ends: the totals of the run, with how often a message was handed
+ * back for another attempt (the status line shows what waits for a retry now instead).
+ */
 export function formatTotals(last: PipelineStatus, startedAt: number): string {
   const lag = last.lagCount > 0 ? `, average lag ${duration(last.lagSumSeconds / last.lagCount)}` : '';
   return (
-    `totals: received ${count(last.received)}, completed ${count(last.completed)}, ` +
-    `dead-lettered ${count(last.deadLettered)}, retrying ${count(last.retrying)} ` +
-    `in ${duration((last.at - startedAt) / 1000)}${lag}`
+    `totals over ${duration((last.at - startedAt) / 1000)}: received ${count(last.received)}, ` +
+    `completed ${count(last.completed)}, dead-lettered ${count(last.deadLettered)}, ` +
+    `deferred or abandoned ${count(last.retried)}${lag}`
   );
 }
 

@@ -29,6 +29,11 @@ export type Verdict = TryResult & { grant: Grant; right: string; fix: string | u
 
 export type DoctorOptions = {
   principal: Principal;
+  /**
+   * `own`: the rights the roles table gives `principal`, so a correctly provisioned identity is
+   * healthy; `worker`: whether `principal` could run the worker. @defaultValue 'own'
+   */
+  question?: DoctorQuestion;
   credential: TokenCredential;
   serviceBus: Config['serviceBus'];
   keyVault: Config['keyVault'];
@@ -40,21 +45,16 @@ export type DoctorOptions = {
   names?: Partial<DeploymentNames>;
 };
 
+/** What the doctor asks: does the identity hold its own rights, or could it run the worker. */
+export type DoctorQuestion = 'own' | 'worker';
+
 /**
- * The rights to try for `principal`: its own rows of the roles table, and the worker's, since the
- * question a doctor answers first is whether this identity can run the worker. The scaler is
- * KEDA's alone and never runs the worker, so it is tried for its own right only.
+ * The rights to try: the rows of the roles table for `principal`, or the worker's rows when the
+ * question is whether it could run the worker. Nothing else: an identity that holds exactly its
+ * own roles is healthy, and least privilege means it lacks the others.
  */
-export function rightsToTry(principal: Principal): Grant[] {
-  const rows = principal === 'scaler' ? grantsOf('scaler') : [...grantsOf(principal), ...grantsOf('worker')];
-  const seen = new Set<string>();
-  return rows.filter((g) => {
-    const key = `${g.kind}|${g.role}|${g.scope}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
+export const rightsToTry = (principal: Principal, question: DoctorQuestion = 'own'): Grant[] =>
+  grantsOf(question === 'worker' ? 'worker' : principal);
 
 /** `Key Vault Secrets User on vault keyless-kv`, `db_datawriter in database keyless`, … */
 const describeGrant = (grant: Grant, n: DeploymentNames): string => {
@@ -142,7 +142,7 @@ export async function runDoctor(
 
   const verdicts: Verdict[] = [];
   try {
-    for (const grant of rightsToTry(options.principal)) {
+    for (const grant of rightsToTry(options.principal, options.question)) {
       const result = await tryGrant(grant);
       const sqlUserMissing =
         grant.kind === 'sql' && result.outcome === 'missing' && result.detail.startsWith('login');

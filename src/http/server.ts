@@ -1,14 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { defaults } from '../defaults.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Health } from './health.ts';
-import type { Metrics } from './metrics.ts';
 import type { Readiness } from './readiness.ts';
 
 export type OpsServerOptions = {
   /** 0 picks a free port (tests). @defaultValue 8080 */
   port?: number;
-  /** The platform's probes reach the container on its own address, not loopback. @defaultValue '0.0.0.0' */
+  /** The platform's probes reach the container on its own address, not loopback. @defaultValue defaults.httpHost */
   host?: string;
   health: Health;
   readiness: Readiness;
@@ -78,12 +79,13 @@ export function createOpsServer(options: OpsServerOptions): OpsServer {
       s.keepAliveTimeout = 5_000;
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.listen(options.port ?? 8080, options.host ?? '0.0.0.0', () => {
+        s.listen(options.port ?? defaults.httpPort, options.host ?? defaults.httpHost, () => {
           s.off('error', reject);
           resolve();
         });
       });
-      logger.info({ port: port() }, 'ops endpoints listening: /healthz /readyz /metrics');
+      const host = (s.address() as AddressInfo).address;
+      logger.info({ host, port: port() }, 'ops endpoints listening: /healthz /readyz /metrics');
     },
     close() {
       closing ??= (async () => {

@@ -1,5 +1,5 @@
 /**
- * Who holds which right where: the one table that provisioning (scripts/provision.sh, checked
+ * Who holds which right where: the one table that provisioning (scripts/lib/provision-steps.sh, checked
  * against it by a test), the doctor (what it tries, and the fix it prints) and the README follow.
  */
 

@@ -1,7 +1,11 @@
+import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
 import { defaults } from '../defaults.ts';
 import type { IdentityDescription } from '../identity/describe.ts';
+import { createPeriodicTask, type PeriodicTask, type StartContext } from '../lifecycle.ts';
+import { createSecretClient } from './client.ts';
 import { isKeyVaultError, toKeyVaultError } from './errors.ts';
 
 export type Secret = { name: string; value: string; version: string };
@@ -42,9 +46,8 @@ export function createSecretStore(options: SecretStoreOptions): SecretStore {
   } = options;
   const current = new Map<string, Secret>();
   const listeners = new Set<SecretListener>();
-  let timer: NodeJS.Timeout | undefined;
+  let task: PeriodicTask | undefined;
   let abort = new AbortController();
-  let refreshing: Promise<void> | undefined;
 
   const read = async (name: string): Promise<Secret> => {
     try {
@@ -92,12 +95,14 @@ export function createSecretStore(options: SecretStoreOptions): SecretStore {
       for (const name of names) current.set(name, await read(name));
       logger.info({ vault: vaultUrl, secrets: names }, 'secrets loaded');
       if (names.length > 0) {
-        timer = setInterval(() => {
-          refreshing ??= refreshOnce().finally(() => {
-            refreshing = undefined;
-          });
-        }, refreshMs);
-        timer.unref();
+        task = createPeriodicTask({
+          name: 'secret refresh',
+          run: refreshOnce,
+          intervalMs: refreshMs,
+          onError: (error) => logger.warn({ err: error }, 'secret refresh failed'),
+          logger,
+        });
+        task.start();
       }
     },
     get(name) {
@@ -109,17 +114,31 @@ export function createSecretStore(options: SecretStoreOptions): SecretStore {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async refresh() {
-      refreshing ??= refreshOnce().finally(() => {
-        refreshing = undefined;
-      });
-      await refreshing;
-    },
+    refresh: () => task?.runNow() ?? refreshOnce(),
     async close() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
       abort.abort();
-      await refreshing?.catch(() => undefined);
+      await task?.close();
     },
   };
+}
+
+/** The configured secrets, loaded before the pipeline starts and kept fresh; none when no vault is set. */
+export async function startSecretStore(
+  config: Config['keyVault'],
+  credential: TokenCredential,
+  identity: IdentityDescription,
+  ctx: StartContext,
+): Promise<SecretStore | undefined> {
+  if (!config.url || config.secrets.length === 0) return undefined;
+  const secrets = createSecretStore({
+    client: createSecretClient(config.url, credential),
+    vaultUrl: config.url,
+    names: config.secrets,
+    refreshMs: config.refreshMs,
+    identity: () => identity,
+    logger: ctx.logger.child({ component: 'keyvault' }),
+  });
+  await secrets.start();
+  ctx.closer.add('key vault', () => secrets.close());
+  return secrets;
 }

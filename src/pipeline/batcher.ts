@@ -1,5 +1,5 @@
+import type { CloudEvent } from '../cloudevents/cloud-event.ts';
 import { defaults } from '../defaults.ts';
-import type { CloudEvent } from './cloud-event.ts';
 import type { Outcome } from './outcome.ts';
 
 export type BatcherOptions = {

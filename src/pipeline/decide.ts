@@ -1,20 +1,33 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Logger } from 'pino';
-import type { EventSchemas } from '../handlers/registry.ts';
+import type { CloudEvent } from '../cloudevents/cloud-event.ts';
+import { type EventSchemas, type ParseOptions, parseCloudEvent } from '../cloudevents/envelope.ts';
 import { lazyChild } from '../logger.ts';
-import type { HandleContext } from '../servicebus/consumer-options.ts';
-import { parseCloudEvent } from '../servicebus/envelope.ts';
-import type { CloudEvent } from './cloud-event.ts';
 import type { Outcome } from './outcome.ts';
+
+/** What `handle` gets besides the event. */
+export type HandleContext = {
+  /** Child logger carrying messageId, sequenceNumber and deliveryCount. */
+  logger: Logger;
+  /** Aborted when shutdown's grace period ends: the message is being abandoned, stop working on it. */
+  signal: AbortSignal;
+  /** The received message, for its sequence number, delivery count and enqueued time. */
+  message: ServiceBusReceivedMessage;
+};
+
+/** Decides a valid event's outcome; a throw counts as a failure that is not retried (abandon). */
+export type Handle = (event: CloudEvent, ctx: HandleContext) => Promise<Outcome>;
 
 /** An outcome and the stage that decided it: an invalid message at 'validate', a write at 'write'. */
 export type Decision = { outcome: Outcome; stage: 'validate' | 'write' };
 
 export type DecideOptions = {
   schemas: EventSchemas;
-  handle: (event: CloudEvent, ctx: HandleContext) => Promise<Outcome>;
+  handle: Handle;
   /** Aborted when the drain grace period ends: the message is abandoned without waiting for `handle`. */
   signal: AbortSignal;
+  /** How the receiving call handed the message over. @defaultValue {} */
+  parse?: ParseOptions;
 };
 
 // One abort listener per signal, shared by the messages waiting on it: EventTarget's add and
@@ -60,7 +73,7 @@ export function decide(
   log: Logger,
   options: DecideOptions,
 ): Promise<Decision> {
-  const parsed = parseCloudEvent(message, options.schemas);
+  const parsed = parseCloudEvent(message, options.schemas, options.parse);
   if (!parsed.ok) {
     return Promise.resolve({
       outcome: { kind: 'deadLetter', reason: parsed.reason, description: parsed.description },

@@ -12,8 +12,11 @@ export type DeadLetterReason =
 export type Outcome =
   | { kind: 'complete' }
   | { kind: 'deadLetter'; reason: DeadLetterReason; description: string }
-  /** A transient failure that the retry tier could not take: Service Bus delivers the message again. */
-  | { kind: 'abandon'; error: unknown }
+  /**
+   * Not done now; Service Bus delivers the message again. `retryable`: the failure is transient (the
+   * adapter classified it so), worth a retry of the same message, through the retry tier.
+   */
+  | { kind: 'abandon'; error: unknown; retryable?: boolean }
   /**
    * A transient failure with a retry job already added: the message waits deferred in Service Bus,
    * `properties` (the attempt counter) written onto it as it is deferred.

@@ -1,19 +1,22 @@
 import type { Logger } from 'pino';
-import type { SqlWriteHandler } from '../handlers/registry.ts';
+import type { CloudEvent } from '../cloudevents/cloud-event.ts';
+import type { HandlerRegistry } from '../handlers/registry.ts';
+import { appliedKeys, inboxKey, recordApplied } from '../inbox/inbox.ts';
 import { toSqlError } from '../sql/classify.ts';
 import type { SqlClient } from '../sql/client.ts';
 import type { SqlError, SqlErrorCode } from '../sql/errors.ts';
-import { statement } from '../sql/statements.ts';
-import type { CloudEvent } from './cloud-event.ts';
+import type { WriteResult } from './breaker.ts';
 import type { Outcome } from './outcome.ts';
 
 export type SqlWriterOptions = {
   db: SqlClient;
-  handlers: readonly SqlWriteHandler[];
+  handlers: HandlerRegistry;
   /** @defaultValue no logging */
   logger?: Pick<Logger, 'warn' | 'error' | 'debug'>;
   /** Told each batch's size and each transaction's duration, for metrics. @defaultValue none */
   observer?: SqlWriterObserver;
+  /** Told what each transaction said about the database: the breaker's feed. @defaultValue none */
+  onResult?: (result: WriteResult) => void;
 };
 
 export type SqlWriterObserver = {
@@ -39,9 +42,6 @@ const NOT_THE_MESSAGES_FAULT: ReadonlySet<SqlErrorCode> = new Set([
   'CertificateRejected',
 ]);
 
-/** SQL Server compares NVARCHAR keys case-insensitively (default collation): ids that differ by case are one. */
-const idKey = (id: string): string => id.toLowerCase();
-
 const describe = (e: SqlError): string =>
   e.number !== undefined ? `SQL error ${e.number}: ${e.message}` : `${e.code}: ${e.message}`;
 
@@ -52,29 +52,17 @@ const describe = (e: SqlError): string =>
  * still commit; a transient error sends the whole (sub-)batch back for a later retry.
  */
 export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
-  const { db, logger: log, observer } = options;
-  const handlers = new Map(options.handlers.map((h) => [h.type, h]));
+  const { db, logger: log, observer, handlers } = options;
 
   const writeOnce = (batch: readonly CloudEvent[]): Promise<void> =>
     db.transaction(async (tx) => {
-      const ids = JSON.stringify(batch.map((e) => e.id));
-      const seen = await tx.query(statement('select-inbox-seen'), { ids: { type: 'nvarchar', value: ids } });
-      const done = new Set(seen.rows.map((r) => idKey(String(r.MessageId))));
-      const fresh = batch.filter((e) => !done.has(idKey(e.id)));
+      const done = await appliedKeys(tx, batch);
+      const fresh = batch.filter((e) => !done.has(inboxKey(e.id)));
       if (fresh.length === 0) return;
       const byType = new Map<string, CloudEvent[]>();
       for (const e of fresh) byType.set(e.type, [...(byType.get(e.type) ?? []), e]);
-      for (const [type, group] of byType) await (handlers.get(type) as SqlWriteHandler).write(group, tx);
-      const messages = fresh.map((e) => ({
-        id: e.id,
-        type: e.type,
-        source: e.source,
-        time: e.time ?? null,
-        payload: JSON.stringify(e),
-      }));
-      await tx.query(statement('insert-inbox'), {
-        messages: { type: 'nvarchar', value: JSON.stringify(messages) },
-      });
+      for (const [type, group] of byType) await handlers.write(type, group, tx);
+      await recordApplied(tx, fresh);
     });
 
   return {
@@ -85,8 +73,8 @@ export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
       const unique = new Map<string, CloudEvent>();
       const known: CloudEvent[] = [];
       for (const e of events) {
-        if (unique.has(idKey(e.id))) continue;
-        unique.set(idKey(e.id), e);
+        if (unique.has(inboxKey(e.id))) continue;
+        unique.set(inboxKey(e.id), e);
         if (handlers.has(e.type)) known.push(e);
         else
           outcomes.set(e.id, {
@@ -104,16 +92,28 @@ export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
         try {
           await writeOnce(batch);
           observer?.transaction?.((performance.now() - started) / 1000, 'committed');
+          options.onResult?.({ ok: true });
           settle(batch, { kind: 'complete' });
         } catch (e: unknown) {
           observer?.transaction?.((performance.now() - started) / 1000, 'failed');
           const error = toSqlError(e);
-          if (error.transient || NOT_THE_MESSAGES_FAULT.has(error.code)) {
-            log?.warn(
-              { stage: 'write', code: error.code, number: error.number, events: batch.length, err: error },
-              'SQL batch not written; messages go back',
+          const { code, number, message } = error;
+          options.onResult?.({ ok: false, transient: error.transient, error: { code, number, message } });
+          if (error.transient) {
+            // It heals by itself: retried, and a run of them is the breaker's to report, once.
+            log?.debug(
+              { stage: 'write', code, number, events: batch.length, error: message },
+              'SQL batch not written; retried',
             );
-            settle(batch, { kind: 'abandon', error });
+            settle(batch, { kind: 'abandon', error, retryable: true });
+            return;
+          }
+          if (NOT_THE_MESSAGES_FAULT.has(error.code)) {
+            log?.warn(
+              { stage: 'write', code, number, events: batch.length, error: message },
+              'SQL batch not written: the deployment is at fault, not the messages; they go back',
+            );
+            settle(batch, { kind: 'abandon', error, retryable: false });
             return;
           }
           if (batch.length === 1) {
@@ -138,7 +138,7 @@ export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
       for (const e of events)
         outcomes.set(
           e.id,
-          outcomes.get(e.id) ?? (outcomes.get(unique.get(idKey(e.id))?.id ?? '') as Outcome),
+          outcomes.get(e.id) ?? (outcomes.get(unique.get(inboxKey(e.id))?.id ?? '') as Outcome),
         );
       return outcomes;
     },

@@ -1,8 +1,8 @@
-import type { SqlWriteHandler } from '../handlers/registry.ts';
+import type { CloudEvent } from '../cloudevents/cloud-event.ts';
+import type { HandlerRegistry } from '../handlers/registry.ts';
 import type { IdentityDescription } from '../identity/describe.ts';
-import type { CloudEvent } from '../pipeline/cloud-event.ts';
+import { inboxStatement } from '../inbox/inbox.ts';
 import type { SqlClient, SqlParams } from '../sql/client.ts';
-import { statement } from '../sql/statements.ts';
 import { needDatabaseRoles } from './access.ts';
 import { createTally, type ReprocessOptions, type ReprocessSummary } from './run.ts';
 
@@ -19,7 +19,7 @@ export type InboxFilter = {
 
 export type InboxOptions = ReprocessOptions & {
   db: SqlClient;
-  handlers: readonly SqlWriteHandler[];
+  handlers: HandlerRegistry;
   filter: InboxFilter;
   database: string;
   identity: IdentityDescription | undefined;
@@ -51,10 +51,10 @@ const params = (f: InboxFilter, limit: number, after: string): SqlParams => ({
 export async function reapplyInbox(options: InboxOptions): Promise<InboxSummary> {
   const { db, filter } = options;
   const pageSize = options.pageSize ?? 100;
-  const handlers = new Map(options.handlers.map((h) => [h.type, h]));
+  const { handlers } = options;
   const access = { identity: options.identity, database: options.database };
   const counts = await needDatabaseRoles(
-    () => db.query(statement('count-inbox'), params(filter, 0, filter.after ?? '')),
+    () => db.query(inboxStatement('count-inbox'), params(filter, 0, filter.after ?? '')),
     { ...access, roles: ['db_datareader'], action: 'read dbo.Inbox' },
   );
   const available = counts.rows.reduce((n, r) => n + Number(r.Events), 0);
@@ -77,7 +77,7 @@ export async function reapplyInbox(options: InboxOptions): Promise<InboxSummary>
   let left = total;
   while (left > 0 && tally.go) {
     const page = await db.query(
-      statement('select-inbox-page'),
+      inboxStatement('select-inbox-page'),
       params(filter, Math.min(pageSize, left), after),
     );
     if (page.rows.length === 0) break;
@@ -92,7 +92,8 @@ export async function reapplyInbox(options: InboxOptions): Promise<InboxSummary>
       await needDatabaseRoles(
         () =>
           db.transaction(async (tx) => {
-            for (const [type, events] of byType) await handlers.get(type)?.write(events, tx);
+            for (const [type, events] of byType)
+              if (handlers.has(type)) await handlers.write(type, events, tx);
           }),
         { ...access, roles: ['db_datareader', 'db_datawriter'], action: 're-apply events' },
       );

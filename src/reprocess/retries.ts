@@ -24,8 +24,8 @@ export type RetriesOptions = ReprocessOptions & {
   action: 'list' | 'retry' | 'give-up';
   /** Only the jobs of this message. @defaultValue every job */
   messageId?: string;
-  /** Where `list` writes one line per job. */
-  onList?: (line: string) => void;
+  /** Where `list` writes one line per job, and the job's fields (for JSON output). */
+  onList?: (line: string, job: ListedRetry) => void;
   /** BullMQ queue name and prefix (tests isolate themselves). @defaultValue the contract in retry/job.ts */
   queueName?: string;
   prefix?: string;
@@ -39,10 +39,22 @@ const receiverFor = (client: ServiceBusClient, entity: string) => {
     : client.createReceiver(entity, { receiveMode: 'peekLock' });
 };
 
-const describeJob = (job: Job<RetryJobData>): string => {
-  const due = new Date(job.timestamp + (job.opts.delay ?? 0)).toISOString();
-  return `${job.id}  message ${job.data.messageId}  attempt ${job.data.attempt}  due ${due}  last error ${job.data.lastError.code}: ${job.data.lastError.message}`;
+/** A waiting retry as `list` shows it: the job's id, its message, attempt and last error, and when it runs (ISO). */
+export type ListedRetry = Pick<RetryJobData, 'messageId' | 'attempt' | 'lastError'> & {
+  id: string;
+  due: string;
 };
+
+const listed = (job: Job<RetryJobData>): ListedRetry => ({
+  id: String(job.id),
+  messageId: job.data.messageId,
+  attempt: job.data.attempt,
+  due: new Date(job.timestamp + (job.opts.delay ?? 0)).toISOString(),
+  lastError: { code: job.data.lastError.code, message: job.data.lastError.message },
+});
+
+const describeJob = (j: ListedRetry): string =>
+  `${j.id}  message ${j.messageId}  attempt ${j.attempt}  due ${j.due}  last error ${j.lastError.code}: ${j.lastError.message}`;
 
 /**
  * The retry queue for operators. Only jobs that wait (delayed or waiting) are touched: a job the
@@ -67,9 +79,9 @@ export async function reprocessRetries(options: RetriesOptions): Promise<Reproce
     const tally = createTally(options, jobs.length);
     if (options.action === 'list' || options.dryRun) {
       for (const job of jobs) {
-        const line =
-          options.action === 'list' ? describeJob(job) : `would ${options.action}: ${describeJob(job)}`;
-        (options.onList ?? options.onPlan)?.(line);
+        const fields = listed(job);
+        if (options.action === 'list') options.onList?.(describeJob(fields), fields);
+        else options.onPlan?.(`would ${options.action}: ${describeJob(fields)}`);
         tally.count(options.action === 'list' ? 'listed' : `would-${options.action}`);
       }
       return tally.summary;

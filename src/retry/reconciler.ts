@@ -1,6 +1,7 @@
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
 import Long from 'long';
 import type { Logger } from 'pino';
+import { createPeriodicTask } from '../lifecycle.ts';
 import { type BackoffOptions, jitteredDelayMs } from './backoff.ts';
 import type { RetryJobData } from './job.ts';
 import { deferredAttempt, retryProperties } from './retry-policy.ts';
@@ -39,8 +40,6 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const pageSize = options.pageSize ?? 250;
   const maxPages = options.maxPagesPerPass ?? 20;
   let cursor = Long.ZERO;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | undefined;
   let closed = false;
 
   /** The job a deferred message waits for, as its properties tell. */
@@ -98,34 +97,25 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     return totals;
   };
 
-  const safePass = async (): Promise<void> => {
-    try {
+  // Redis or Service Bus away: the next pass tries again; nothing was changed.
+  const task = createPeriodicTask({
+    name: 'reconciler',
+    run: async () => {
       await pass();
-    } catch (error: unknown) {
-      // Redis or Service Bus away: the next pass tries again; nothing was changed.
-      logger.warn({ stage: 'retry', err: error }, 'reconciler pass failed');
-    }
-  };
-
-  const loop = (): void => {
-    if (closed) return;
-    timer = setTimeout(() => {
-      running = safePass().finally(loop);
-    }, options.intervalMs);
-    timer.unref();
-  };
+    },
+    intervalMs: options.intervalMs,
+    onError: (error) => logger.warn({ stage: 'retry', err: error }, 'reconciler pass failed'),
+    logger,
+  });
 
   return {
     async start() {
-      running = safePass();
-      await running;
-      loop();
+      await task.runNow();
     },
     pass,
     async close() {
       closed = true;
-      clearTimeout(timer);
-      await running;
+      await task.close();
     },
   };
 }

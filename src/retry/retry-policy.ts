@@ -1,7 +1,8 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Logger } from 'pino';
+import { defaults } from '../defaults.ts';
+import type { Breaker } from '../pipeline/breaker.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
-import { isSqlError } from '../sql/errors.ts';
 import { type BackoffOptions, jitteredDelayMs } from './backoff.ts';
 import type { RetryJobData } from './job.ts';
 import type { RetryQueue } from './retry-queue.ts';
@@ -24,7 +25,16 @@ export type RetryPolicyOptions = BackoffOptions & {
   immediateDelayMs: number;
   /** Delayed attempts a message gets in all. */
   maxAttempts: number;
+  /**
+   * The write path's breaker: while the database is known to be down, a failure spends no attempt
+   * and the message waits for it instead, up to `holdMaxMs`. @defaultValue none (no waiting)
+   */
+  gate?: Pick<Breaker, 'state' | 'suspect' | 'verdict' | 'whenClosed' | 'noteDeferred'> | undefined;
+  /** How long a message waits for the database before it goes the retry tier's way. @defaultValue 120000 */
+  holdMaxMs?: number;
   random?: () => number;
+  /** @defaultValue Date.now */
+  now?: () => number;
 };
 
 export type RetryPolicy = {
@@ -41,11 +51,18 @@ export type RetryPolicy = {
   ): Promise<Outcome>;
 };
 
-type TransientAbandon = { kind: 'abandon'; error: Error & { code: string } };
+type RetryableAbandon = { kind: 'abandon'; error: unknown; retryable: true };
 
-/** Only a failure the SQL adapter classified as transient is retried; anything else keeps its outcome. */
-export const isTransient = (outcome: Outcome): outcome is TransientAbandon =>
-  outcome.kind === 'abandon' && isSqlError(outcome.error) && outcome.error.transient;
+/** Only a failure its adapter classified as transient is retried; anything else keeps its outcome. */
+export const isRetryable = (outcome: Outcome): outcome is RetryableAbandon =>
+  outcome.kind === 'abandon' && outcome.retryable === true;
+
+/** `code: message` of a failure, for logs and the message's RetryLastError property. */
+export const describeFailure = (error: unknown): { code: string; message: string } => {
+  const e = error as { code?: unknown; name?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'Error';
+  return { code, message: typeof e?.message === 'string' ? e.message : String(error) };
+};
 
 /**
  * Attempts spent so far: the larger of the counter written at each defer and Service Bus's delivery
@@ -63,6 +80,9 @@ export const attemptsUsed = (message: ServiceBusReceivedMessage): number => {
 export const deferredAttempt = (message: Pick<ServiceBusReceivedMessage, 'applicationProperties'>): number =>
   Math.max(1, Number(message.applicationProperties?.[retryProperties.attempt] ?? 1) || 1);
 
+/** Longest wait for the breaker's verdict on a run of failures before a message is deferred. */
+const verdictWaitMs = 2_000;
+
 /** Longest hold of a message before it is abandoned because Redis did not take its job. */
 const redisDownPauseMaxMs = 5_000;
 
@@ -79,21 +99,46 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
   const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
+  const { gate } = options;
+  const holdMaxMs = options.holdMaxMs ?? defaults.breakerHoldMaxMs;
   return {
     async run(write, message, log, signal) {
       let outcome = await write();
-      for (let i = 0; i < options.immediateAttempts && isTransient(outcome) && !signal?.aborted; i++) {
-        await sleep(Math.floor(random() * options.immediateDelayMs * 2 ** i), signal);
-        if (signal?.aborted) break;
-        log.debug({ stage: 'retry', immediate: i + 1, code: outcome.error.code }, 'immediate retry');
+      const holdUntil = now() + holdMaxMs;
+      let immediate = 0;
+      let held = false;
+      let awaitedVerdict = false;
+      while (isRetryable(outcome) && !signal?.aborted) {
+        if (gate && gate.state !== 'closed') {
+          // The database is down, not this message: wait for it with the lock kept, and spend nothing.
+          held = true;
+          if (!(await gate.whenClosed(holdUntil - now(), signal))) break;
+        } else if (immediate < options.immediateAttempts) {
+          await sleep(Math.floor(random() * options.immediateDelayMs * 2 ** immediate), signal);
+          if (signal?.aborted) break;
+          immediate++;
+          log.debug(
+            { stage: 'retry', immediate, code: describeFailure(outcome.error).code },
+            'immediate retry',
+          );
+        } else if (gate?.suspect && !awaitedVerdict) {
+          // Its own retries spent while other writes fail too: an outage may be starting. Wait for
+          // the breaker to decide rather than spend an attempt the open breaker would have spared.
+          awaitedVerdict = true;
+          await gate.verdict(verdictWaitMs, signal);
+          continue;
+        } else break;
         outcome = await write();
       }
-      if (!isTransient(outcome)) return outcome;
+      if (!isRetryable(outcome)) return outcome;
+      // Held past the bound: the retry tier keeps it, its job due once the database is back.
+      if (held && !signal?.aborted) gate?.noteDeferred();
 
       const { error } = outcome;
       const used = attemptsUsed(message);
       const attempt = used + 1;
-      const lastError = { code: error.code, message: error.message };
+      const lastError = describeFailure(error);
       if (attempt > options.maxAttempts) {
         return {
           kind: 'deadLetter',
@@ -120,10 +165,10 @@ export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
         // Each redelivery spends budget: without a pause, a Redis outage of a few seconds would
         // spend all of it. The lock is renewed meanwhile; shutdown cuts the pause short.
         await sleep(Math.min(options.baseDelayMs, redisDownPauseMaxMs), signal);
-        return { kind: 'abandon', error };
+        return { kind: 'abandon', error, retryable: true };
       }
       // Per message, and it heals by itself: counted in keyless_messages_deferred_total, logged at debug.
-      log.debug({ stage: 'retry', attempt, delayMs, code: error.code }, 'deferred for a delayed retry');
+      log.debug({ stage: 'retry', attempt, delayMs, code: lastError.code }, 'deferred for a delayed retry');
       return {
         kind: 'defer',
         error,

@@ -1,21 +1,15 @@
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
-import { SpanStatusCode } from '@opentelemetry/api';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import Long from 'long';
 import type { Logger } from 'pino';
-import { defaults } from '../defaults.ts';
-import type { EventSchemas } from '../handlers/registry.ts';
-import type { CloudEvent } from '../pipeline/cloud-event.ts';
-import type { Outcome } from '../pipeline/outcome.ts';
-import { parseCloudEvent } from '../servicebus/envelope.ts';
+import type { Breaker } from '../pipeline/breaker.ts';
 import { serviceBusCode } from '../servicebus/errors.ts';
-import { keepLocked } from '../servicebus/lock-renewal.ts';
-import { settle } from '../servicebus/settle.ts';
-import type { MessageTracing } from '../telemetry/message-spans.ts';
+import type { MessagePath, ProcessOptions } from '../servicebus/message-path.ts';
+import { createDeferredReceiver } from './deferred-receiver.ts';
 import { RetryError } from './errors.ts';
 import { type RetryJobData, retryQueueName, retryQueuePrefix } from './job.ts';
-import { deferredAttempt, type RetryPolicy } from './retry-policy.ts';
+import { deferredAttempt } from './retry-policy.ts';
 
 /** The receiver calls the retry worker makes. */
 export type DeferredReceiver = Pick<
@@ -37,26 +31,26 @@ export type RetryWorkerOptions = {
   entity: string;
   /** A peek-lock receiver of the entity the jobs point into. */
   receiver: DeferredReceiver;
-  schemas: EventSchemas;
-  /** The same write path as the consumer's (the batcher). */
-  write: (event: CloudEvent) => Promise<Outcome>;
-  policy: RetryPolicy;
+  /** What each message goes through: the same path as the consumer's. */
+  path: MessagePath;
   logger: Logger;
   /** Jobs at once. */
   concurrency: number;
   /** How long close() lets running jobs finish. */
   drainGraceMs: number;
-  /** @defaultValue 10000 */
-  settleTimeoutMs?: number;
-  /** How long one attempt's lock is renewed at most. @defaultValue defaults.lockRenewalMaxMs */
-  lockRenewalMaxMs?: number;
-  /** Told each attempt's settled outcome (`gone`: the message was already settled), for metrics. @defaultValue none */
+  /** Told of each job that found nothing to do (the message was settled elsewhere). @defaultValue none */
   observer?: RetryWorkerObserver;
-  /** Spans of each attempt in the message's trace (the write and the settle under it). @defaultValue none */
-  tracing?: Pick<MessageTracing, 'inMessageSpan'>;
+  /**
+   * The write path's breaker: while it is not closed the worker takes no job, so no attempt is
+   * spent against a database known to be down; when it closes, `promoteDelayed` makes every
+   * waiting attempt due at once. @defaultValue none
+   */
+  breaker?: Pick<Breaker, 'state' | 'onChange'>;
+  /** Makes every delayed job due now. @defaultValue none */
+  promoteDelayed?: () => Promise<void>;
 };
 
-export type RetryWorkerObserver = { settled(outcome: Outcome | 'gone'): void };
+export type RetryWorkerObserver = { gone(): void };
 
 export type RetryWorker = {
   start(): Promise<void>;
@@ -72,10 +66,19 @@ export type RetryWorker = {
  * finds the message settled the second time, and the inbox keeps the effect single regardless.
  */
 export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
-  const { receiver, logger } = options;
-  const counts = { completed: 0, deadLettered: 0, deferred: 0, abandoned: 0, gone: 0 };
+  const { receiver, logger, path } = options;
+  let gone = 0;
+  const drainAbort = new AbortController();
+  // A deferred message was parsed once before it was deferred; its timestamps now come as numbers.
+  const processOptions = {
+    source: 'retry',
+    signal: drainAbort.signal,
+    parse: { timestampsAsEpochMs: true },
+  } as const;
   let worker: Worker<RetryJobData> | undefined;
   let closing: Promise<void> | undefined;
+  const deferred = createDeferredReceiver(receiver);
+  let unfollow: (() => void) | undefined;
 
   /**
    * The deferred message this job's attempt is for, locked; undefined when the job has nothing to
@@ -99,7 +102,7 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
       return undefined;
     }
     try {
-      const [message] = await receiver.receiveDeferredMessages(sequenceNumber);
+      const message = await deferred.receive(sequenceNumber);
       if (message) return message;
     } catch (error: unknown) {
       const code = serviceBusCode(error);
@@ -121,43 +124,6 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
     return undefined;
   };
 
-  /** Writes one received deferred message through the policy and settles it as its outcome says. */
-  const run = async (message: ServiceBusReceivedMessage, log: Logger) => {
-    // The SDK renews only the locks of messages it delivered itself, not of one received by
-    // sequence number: an attempt slower than the entity's lock duration would lose its lock.
-    const release = keepLocked(receiver, message, {
-      maxMs: options.lockRenewalMaxMs ?? defaults.lockRenewalMaxMs,
-      onError: (error) =>
-        log.warn({ stage: 'retry', code: serviceBusCode(error), err: error }, 'renewing the lock failed'),
-    });
-    try {
-      return await writeAndSettle(message, log, release);
-    } finally {
-      release();
-    }
-  };
-
-  const writeAndSettle = async (message: ServiceBusReceivedMessage, log: Logger, stopRenewal: () => void) => {
-    // A deferred message was parsed once before it was deferred; its timestamps now come as numbers.
-    const parsed = parseCloudEvent(message, options.schemas, { timestampsAsEpochMs: true });
-    const outcome: Outcome = parsed.ok
-      ? await options.policy.run(() => options.write(parsed.event), message, log)
-      : { kind: 'deadLetter', reason: parsed.reason, description: parsed.description };
-    const settleIt = () => {
-      stopRenewal(); // no renewal races the settlement
-      return settle(receiver, message, outcome, log, options.settleTimeoutMs ?? defaults.settleTimeoutMs);
-    };
-    const report = options.tracing
-      ? await options.tracing.inMessageSpan(message, `${outcome.kind} ${options.entity}`, async (span) => {
-          const r = await settleIt();
-          if (!r.settled)
-            span.setStatus({ code: SpanStatusCode.ERROR, message: r.errorCode ?? 'settle failed' });
-          return r;
-        })
-      : await settleIt();
-    return { outcome, report };
-  };
-
   const process = async (job: Job<RetryJobData>): Promise<void> => {
     const data = job.data;
     const log = logger.child({
@@ -175,41 +141,12 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
     }
     const message = await receive(data, log);
     if (!message) {
-      counts.gone++;
-      options.observer?.settled('gone');
+      gone++;
+      options.observer?.gone();
       return;
     }
-    const { tracing } = options;
-    const attempt = tracing
-      ? tracing.inMessageSpan(message, `retry ${options.entity}`, async (span) => {
-          span.setAttributes({
-            'messaging.system': 'servicebus',
-            'messaging.destination.name': options.entity,
-            'messaging.message.id': data.messageId,
-            'messaging.servicebus.message.delivery_count': message.deliveryCount ?? 0,
-            'keyless.retry.attempt': data.attempt,
-          });
-          const result = await run(message, log);
-          span.setAttribute('keyless.outcome', result.outcome.kind);
-          if (result.outcome.kind === 'deadLetter') {
-            span.setAttribute('keyless.dead_letter_reason', result.outcome.reason);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: result.outcome.reason });
-          }
-          return result;
-        })
-      : run(message, log);
-    const { outcome, report } = await attempt;
-    if (!report.settled) return;
-    options.observer?.settled(outcome);
-    if (outcome.kind === 'complete') counts.completed++;
-    else if (outcome.kind === 'deadLetter') {
-      counts.deadLettered++;
-      log.error(
-        { stage: 'retry', reason: outcome.reason, description: outcome.description },
-        'dead-lettered',
-      );
-    } else if (outcome.kind === 'defer') counts.deferred++;
-    else counts.abandoned++;
+    const o: ProcessOptions = { ...processOptions, fields: { attempt: data.attempt } };
+    await path.process(receiver, message, o);
   };
 
   return {
@@ -236,6 +173,26 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
       void worker.run().catch((error: unknown) => {
         if (!closing) logger.error({ stage: 'retry', err: error }, 'retry worker stopped');
       });
+      const bull = worker;
+      const follow = (to: string) => {
+        if (closing) return;
+        if (to === 'open') {
+          // Jobs already running hold their messages (the policy waits); no new one starts.
+          void bull.pause(true).catch(() => undefined);
+        } else if (to === 'closed') {
+          bull.resume();
+          options
+            .promoteDelayed?.()
+            .catch((error: unknown) =>
+              logger.warn(
+                { stage: 'retry', err: (error as Error).message },
+                'making delayed retries due failed; they run at their time',
+              ),
+            );
+        }
+      };
+      unfollow = options.breaker?.onChange(follow);
+      if (options.breaker && options.breaker.state !== 'closed') follow('open');
       // Not awaited: with Redis down at start the worker connects later by itself, and start goes on.
       worker.waitUntilReady().then(
         () => logger.info({ concurrency: options.concurrency }, 'retry worker started'),
@@ -244,6 +201,7 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
     },
     close() {
       closing ??= (async () => {
+        unfollow?.();
         if (!worker) return;
         let timer: NodeJS.Timeout | undefined;
         const graceOver = new Promise<'timeout'>((resolve) => {
@@ -255,13 +213,17 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
         if (result === 'timeout') {
           // Their messages stay deferred; their locks lapse and the jobs come back as stalled.
           logger.warn('retry worker grace period over; stopping running jobs');
+          drainAbort.abort();
           await worker.close(true);
         }
         await receiver.close().catch(() => undefined);
-        logger.info(counts, 'retry worker closed');
+        logger.info({ ...path.counts('retry'), gone }, 'retry worker closed');
       })();
       return closing;
     },
-    stats: () => ({ ...counts }),
+    stats: () => {
+      const { completed, deadLettered, deferred, abandoned } = path.counts('retry');
+      return { completed, deadLettered, deferred, abandoned, gone };
+    },
   };
 }

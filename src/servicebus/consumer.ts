@@ -1,23 +1,19 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
-import type { Logger } from 'pino';
-import { createStateMachine } from '../lifecycle.ts';
-import { lazyChild } from '../logger.ts';
-import { type Decision, decide } from '../pipeline/decide.ts';
-import type { Outcome } from '../pipeline/outcome.ts';
+import type { Config } from '../config.ts';
+import { createStateMachine, type StartContext } from '../lifecycle.ts';
+import { metricNames } from '../metrics/metrics.ts';
 import {
   ConsumerError,
+  type ConsumerObserver,
   type ConsumerOptions,
   type ConsumerReceiver,
   type ConsumerState,
   type ConsumerStats,
-  guardObserver,
   resolveConsumerOptions,
 } from './consumer-options.ts';
 import { entityPath } from './entity.ts';
-import { serviceBusCode } from './errors.ts';
-import { keepLocked } from './lock-renewal.ts';
+import type { MessagePath, ProcessOptions } from './message-path.ts';
 import { createReceiverLink } from './receiver-link.ts';
-import { describeError, type SettlementReport, settle } from './settle.ts';
 import { createReceiverWatchdog, type ReceiverWatchdog } from './watchdog.ts';
 
 export type Consumer = {
@@ -29,15 +25,13 @@ export type Consumer = {
 };
 
 /**
- * A peek-lock consumer: every message it receives is settled exactly once — dead-lettered at once
- * when it is not a valid event, otherwise as `handle` decides — and nothing a message contains can
- * crash or stall it. A small state machine over the receive link (`receiver-link.ts`) and the
- * outcome decision (`pipeline/decide.ts`); it owns counting, settling and draining.
+ * A peek-lock consumer: every message it receives goes through the message path, which settles it
+ * exactly once, and nothing a message contains can crash or stall it. A small state machine over
+ * the receive link (`receiver-link.ts`); it owns the credit window, the watchdog and the drain.
  */
 export function createConsumer(options: ConsumerOptions): Consumer {
   const o = resolveConsumerOptions(options);
   const logger = o.logger.child({ entity: entityPath(o.entity) });
-  const counts = { received: 0, completed: 0, deadLettered: 0, abandoned: 0, deferred: 0, settleFailures: 0 };
   const state = createStateMachine<ConsumerState>({
     component: 'consumer',
     initial: 'idle',
@@ -49,86 +43,49 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let lastMessageAt: number | undefined;
   let lastActivityAt = o.now();
   let closing: Promise<void> | undefined;
-  const inFlight = new Set<Promise<void>>();
+  const inFlight = new Set<Promise<unknown>>();
   const drainAbort = new AbortController();
-  const decideOptions = { schemas: o.schemas, handle: o.handle, signal: drainAbort.signal };
-  const observe = guardObserver(o.observer, (error, hook) =>
-    logger.warn({ err: error, hook }, 'consumer observer failed'),
-  );
-
-  const count = (report: SettlementReport): void => {
-    if (!report.settled) counts.settleFailures++;
-    else if (report.outcome === 'complete') counts.completed++;
-    else if (report.outcome === 'deadLetter') counts.deadLettered++;
-    else if (report.outcome === 'abandon') counts.abandoned++;
-    else counts.deferred++;
+  const processOptions: ProcessOptions = { source: 'receive', signal: drainAbort.signal };
+  // Credit already granted can still bring messages after close began: hand them straight back.
+  const closingOptions: ProcessOptions = {
+    ...processOptions,
+    decided: { outcome: { kind: 'abandon', error: new Error('consumer is closing') }, stage: 'write' },
+  };
+  const observe = {
+    receiveError: (source: Parameters<NonNullable<typeof o.observer.receiveError>>[0], code?: string) => {
+      try {
+        o.observer.receiveError?.(source, code);
+      } catch (error: unknown) {
+        logger.warn({ err: error, hook: 'receiveError' }, 'consumer observer failed');
+      }
+    },
   };
 
-  const settleOnce = async (
-    from: ConsumerReceiver,
-    message: ServiceBusReceivedMessage,
-    { outcome, stage }: Decision,
-    log: Logger,
-    stopRenewal: () => void,
-  ): Promise<void> => {
-    // As the SDK does: no renewal races the settlement, and after a failed one the lock lapses.
-    stopRenewal();
-    observe.settling(message, outcome);
-    const report = await settle(from, message, outcome, log, o.settleTimeoutMs);
-    count(report);
-    observe.settled(report, outcome, message);
-    if (!report.settled) return;
-    if (outcome.kind === 'deadLetter') {
-      // The stage that decided it: an invalid message at 'validate', a poison write at 'write'.
-      log.error({ stage, reason: outcome.reason, description: outcome.description }, 'dead-lettered');
-    } else if (outcome.kind === 'abandon' || outcome.kind === 'defer') {
-      // Per message, and it heals by itself (redelivery or retry): not info in the steady state.
-      log.debug({ outcome: outcome.kind, error: describeError(outcome.error) }, `message ${outcome.kind}ed`);
-    } else {
-      log.debug('completed');
-    }
-  };
-
-  /** Receive → decide → settle for one message; never rejects. */
-  const work = async (from: ConsumerReceiver, message: ServiceBusReceivedMessage, log: Logger) => {
-    const stopRenewal = keepLocked(from, message, {
-      maxMs: o.lockRenewalMaxMs,
-      onError: (error) => {
-        const code = serviceBusCode(error);
-        log.warn({ stage: 'renewLock', code, err: error }, 'renewing the lock failed');
-        observe.receiveError('renewLock', code);
-      },
-      now: o.now,
-    });
-    // Credit already granted can still bring messages after close began: hand them straight back.
-    if (state.current !== 'running') {
-      const outcome: Outcome = { kind: 'abandon', error: new Error('consumer is closing') };
-      await settleOnce(from, message, { outcome, stage: 'write' }, log, stopRenewal);
-      return;
-    }
-    let decision: Decision;
+  // Paused while the database is down: the backlog stays in Service Bus with its delivery counts.
+  let paused = false;
+  const pause = async (): Promise<void> => {
+    if (paused || state.current !== 'running') return;
+    paused = true;
     try {
-      decision = await decide(message, log, decideOptions);
+      await link.stop();
     } catch (error: unknown) {
-      // decide is written not to throw; this keeps a bug from stalling a credit.
-      log.error({ stage: 'validate', err: error }, 'unexpected error before settlement; abandoning');
-      decision = { outcome: { kind: 'abandon', error }, stage: 'validate' };
+      logger.warn({ stage: 'receive', err: error }, 'stopping the subscription failed');
     }
-    observe.decided(message, decision.outcome);
-    await settleOnce(from, message, decision, log, stopRenewal);
   };
+  const resume = (): void => {
+    if (!paused) return;
+    paused = false;
+    lastActivityAt = o.now();
+    if (state.current === 'running') link.resume();
+  };
+  const unsubscribe = o.breaker?.onChange((to) => {
+    if (to === 'open') void pause();
+    else if (to === 'closed') resume();
+  });
 
   const onMessage = async (from: ConsumerReceiver, message: ServiceBusReceivedMessage): Promise<void> => {
-    counts.received++;
     lastMessageAt = lastActivityAt = o.now();
-    const traced = observe.received(message);
-    const log = lazyChild(logger, () => ({
-      messageId: message.messageId === undefined ? undefined : String(message.messageId),
-      sequenceNumber: message.sequenceNumber?.toString(),
-      deliveryCount: message.deliveryCount,
-      ...traced,
-    }));
-    const done = work(from, message, log);
+    const done = o.path.process(from, message, state.current === 'running' ? processOptions : closingOptions);
     inFlight.add(done);
     try {
       await done;
@@ -142,7 +99,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     entity: o.entity,
     creditWindow: o.concurrency,
     onMessage,
-    onReceiveError: (source, code) => observe.receiveError(source, code),
+    onReceiveError: observe.receiveError,
     logger,
     now: o.now,
   });
@@ -175,19 +132,22 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       // Running before the first message can arrive: one that finds the consumer not running is handed back.
       state.transition('running', { concurrency: o.concurrency });
       open();
+      if (o.breaker && o.breaker.state !== 'closed') await pause();
       if (o.watchdog) {
         watchdog = createReceiverWatchdog({
           idleMs: o.watchdog.idleMs,
           lastActivityAt: () => lastActivityAt,
-          inFlight: () => inFlight.size,
+          // A paused link delivers nothing on purpose: not a stall.
+          inFlight: () => (paused ? Number.POSITIVE_INFINITY : inFlight.size),
           hasWaitingMessages: () => link.hasWaitingMessages(),
           recreate: async () => {
             if (state.current !== 'running') return;
             await link.close(settled);
             if (state.current !== 'running') return;
             open();
+            if (paused) await link.stop();
             receiverRestarts++;
-            observe.receiverRestarted();
+            o.observer.receiverRestarted?.();
           },
           logger,
           now: o.now,
@@ -203,6 +163,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           return;
         }
         state.transition('draining', { inFlight: inFlight.size });
+        unsubscribe?.();
         watchdog?.stop();
         try {
           await link.stop();
@@ -216,18 +177,55 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           await settled();
         }
         await link.close(settled);
-        state.transition('closed', counts);
+        state.transition('closed', o.path.counts('receive'));
       })();
       return closing;
     },
 
     stats: () => ({
       state: state.current,
+      paused,
       inFlight: inFlight.size,
-      ...counts,
+      ...o.path.counts('receive'),
       receiverRestarts,
       lastMessageAt,
       receiverOpen: state.current === 'running' && link.isOpen(),
     }),
   };
+}
+
+/**
+ * The worker's consumer of the configured entity, taking messages once started. Closed first on
+ * shutdown: it stops receiving and drains while the write path and the pool still work.
+ */
+export async function startConsumer(
+  config: Config['serviceBus'],
+  deps: {
+    client: ConsumerOptions['client'];
+    path: MessagePath;
+    drainGraceMs: number;
+    observer?: ConsumerObserver | undefined;
+    breaker?: ConsumerOptions['breaker'];
+  },
+  ctx: StartContext,
+): Promise<Consumer> {
+  const consumer = createConsumer({
+    client: deps.client,
+    entity: config.entity,
+    path: deps.path,
+    logger: ctx.logger.child({ component: 'consumer' }),
+    concurrency: config.concurrency,
+    drainGraceMs: deps.drainGraceMs,
+    ...(deps.observer ? { observer: deps.observer } : {}),
+    ...(deps.breaker ? { breaker: deps.breaker } : {}),
+  });
+  ctx.metrics?.gauge(metricNames.inFlight, 'Messages received and not yet settled.', {
+    collect: (g) => g.set(consumer.stats().inFlight),
+  });
+  ctx.closer.add('consumer', () => consumer.close());
+  await consumer.start();
+  ctx.readiness?.add('servicebus', () => {
+    if (!consumer.stats().receiverOpen) throw new Error('the receive link is not open');
+  });
+  return consumer;
 }

@@ -1,7 +1,8 @@
 import type { ServiceBusReceiverOptions } from '@azure/service-bus';
 
-/** What the worker consumes: a queue, or a subscription of a topic. */
-export type ServiceBusEntity = { queue: string } | { topic: string; subscription: string };
+import type { ServiceBusEntity } from '../config-types.ts';
+
+export type { ServiceBusEntity };
 
 /** The entity's path as Service Bus names it: `queue`, or `topic/Subscriptions/subscription`. */
 export const entityPath = (entity: ServiceBusEntity): string =>

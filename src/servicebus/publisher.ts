@@ -1,14 +1,10 @@
 import type { ServiceBusMessage, ServiceBusMessageBatch, ServiceBusSender } from '@azure/service-bus';
-import type { CloudEvent } from '../pipeline/cloud-event.ts';
-import { withPublishSpan } from '../telemetry/trace-context.ts';
-import { type ContentMode, toServiceBusMessage } from './envelope.ts';
+import type { CloudEvent } from '../cloudevents/cloud-event.ts';
+import { type ContentMode, type PublishItem, toServiceBusMessage } from '../cloudevents/envelope.ts';
 import { serviceBusCode } from './errors.ts';
 
 /** The sender calls publishing makes; `ServiceBusSender` satisfies it, and so can a fake. */
 export type BatchSender = Pick<ServiceBusSender, 'createMessageBatch' | 'sendMessages'>;
-
-/** An event to publish, or a message sent as is (tests and the publish script send invalid ones). */
-export type PublishItem = CloudEvent | { raw: ServiceBusMessage };
 
 export type PublishProgress = { sent: number; failed: number; batches: number };
 
@@ -24,6 +20,11 @@ export type PublishOptions = {
   onProgress?: (progress: PublishProgress) => void;
   /** Stops before the next batch; what was sent stays sent. @defaultValue none */
   signal?: AbortSignal;
+  /**
+   * Each event on its way out: telemetry's `withPublishSpan` starts its trace there and writes its
+   * traceparent on it. @defaultValue the event as it is
+   */
+  beforeSend?: (event: CloudEvent) => CloudEvent;
 };
 
 const idOf = (message: ServiceBusMessage): string => String(message.messageId ?? '');
@@ -72,7 +73,10 @@ export async function publishEvents(
 
   for await (const item of events) {
     options.signal?.throwIfAborted();
-    const message = 'raw' in item ? item.raw : toServiceBusMessage(withPublishSpan(item), mode);
+    const message =
+      'raw' in item
+        ? item.raw
+        : toServiceBusMessage(options.beforeSend ? options.beforeSend(item) : item, mode);
     batch ??= await newBatch();
     if (batch.tryAddMessage(message)) {
       ids.push(idOf(message));

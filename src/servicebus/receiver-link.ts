@@ -5,9 +5,9 @@ import type {
   ServiceBusReceiverOptions,
 } from '@azure/service-bus';
 import type { Logger } from 'pino';
+import { cloudEventReceiverOptions } from '../cloudevents/envelope.ts';
 import type { ConsumerClient, ConsumerReceiver } from './consumer-options.ts';
 import { createEntityReceiver, type ServiceBusEntity } from './entity.ts';
-import { cloudEventReceiverOptions } from './envelope.ts';
 import { serviceBusCode } from './errors.ts';
 import { receiverLinkOpen } from './link-state.ts';
 
@@ -36,6 +36,8 @@ export type ReceiverLink = {
   open(): void;
   /** Stops delivery; messages already delivered can still be settled on the open receiver. */
   stop(): Promise<void>;
+  /** Delivers again on the same receiver after `stop()`; nothing when none is open or it delivers already. */
+  resume(): void;
   /** Stops delivery, waits for `settled` (deliveries settle on this receiver), closes the receiver. */
   close(settled: () => Promise<void>): Promise<void>;
   /** Whether messages nobody holds a lock on wait in the entity (a peek with a fresh receiver). */
@@ -72,6 +74,13 @@ export function createReceiverLink(options: ReceiverLinkOptions): ReceiverLink {
     options.onReceiveError?.(args.errorSource, code);
   };
 
+  const subscribe = (current: ConsumerReceiver): void => {
+    subscription = current.subscribe(
+      { processMessage: (message) => options.onMessage(current, message), processError },
+      { autoCompleteMessages: false, maxConcurrentCalls: options.creditWindow },
+    );
+  };
+
   const stop = async (): Promise<void> => {
     const sub = subscription;
     subscription = undefined;
@@ -83,12 +92,12 @@ export function createReceiverLink(options: ReceiverLinkOptions): ReceiverLink {
       if (receiver) return;
       const current = createReceiver();
       receiver = current;
-      subscription = current.subscribe(
-        { processMessage: (message) => options.onMessage(current, message), processError },
-        { autoCompleteMessages: false, maxConcurrentCalls: options.creditWindow },
-      );
+      subscribe(current);
     },
     stop,
+    resume() {
+      if (receiver && !subscription) subscribe(receiver);
+    },
     async close(settled) {
       const rec = receiver;
       receiver = undefined;

@@ -1,7 +1,7 @@
 import type { ServiceBusErrorCode, ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
 import type { Logger } from 'pino';
+import { truncate } from '../cloudevents/describe-issues.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
-import { truncate } from './describe-issues.ts';
 import { serviceBusCode } from './errors.ts';
 
 /** The settlement calls of a peek-lock receiver; a narrow type so tests can pass a fake. */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { createPeriodicTask, type PeriodicTask } from '../lifecycle.ts';
 
 /** What the watchdog concluded from one check; returned for tests and logged on `recreated`. */
 export type WatchdogVerdict = 'recent' | 'busy' | 'empty' | 'recreated' | 'failed';
@@ -35,8 +36,7 @@ export type ReceiverWatchdog = {
  */
 export function createReceiverWatchdog(deps: ReceiverWatchdogDeps): ReceiverWatchdog {
   const now = deps.now ?? Date.now;
-  let timer: NodeJS.Timeout | undefined;
-  let checking = false;
+  let task: PeriodicTask | undefined;
 
   const check = async (): Promise<WatchdogVerdict> => {
     const idleForMs = now() - deps.lastActivityAt();
@@ -66,20 +66,20 @@ export function createReceiverWatchdog(deps: ReceiverWatchdogDeps): ReceiverWatc
   return {
     check,
     start(intervalMs) {
-      if (timer) return;
-      timer = setInterval(() => {
-        // Checks may outlast the interval (peek over a slow link); never run two at once.
-        if (checking) return;
-        checking = true;
-        void check().finally(() => {
-          checking = false;
-        });
-      }, intervalMs);
-      timer.unref();
+      if (task) return;
+      task = createPeriodicTask({
+        name: 'receiver watchdog',
+        run: async () => {
+          await check();
+        },
+        intervalMs,
+        onError: (error) => deps.logger.warn({ stage: 'receive', err: error }, 'watchdog check failed'),
+        logger: deps.logger,
+      });
+      task.start();
     },
     stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
+      void task?.close();
     },
   };
 }

@@ -99,6 +99,35 @@ const causeCode = (e: DriverError): string | undefined => {
   return typeof cause?.code === 'string' ? cause.code : undefined;
 };
 
+/** Errors of the identity library that tedious hands on when it could not get a login token. */
+const CREDENTIAL_ERRORS = new Set([
+  'CredentialUnavailableError',
+  'AuthenticationError',
+  'AggregateAuthenticationError',
+]);
+
+/**
+ * A login that failed because no token came: tedious throws an AggregateError of its EFEDAUTH error
+ * and the credential's. The token endpoint down (unreachable, 5xx, throttled) heals by itself, a
+ * refused identity (400/401, AADSTS…) does not.
+ */
+function tokenFailure(e: unknown, message: string): SqlError | undefined {
+  const parts = (e as { errors?: unknown }).errors;
+  if (!Array.isArray(parts)) return undefined;
+  const credential = parts.find((p) =>
+    CREDENTIAL_ERRORS.has((p as { name?: string } | undefined)?.name ?? ''),
+  ) as { name: string; message?: string; statusCode?: number } | undefined;
+  if (!credential) return undefined;
+  const status = credential.statusCode;
+  const transient =
+    credential.name === 'CredentialUnavailableError' ||
+    status === undefined ||
+    status === 429 ||
+    status >= 500;
+  const text = `${message}: ${credential.name}: ${credential.message ?? ''}`.trim();
+  return new SqlError(text, { code: transient ? 'Unavailable' : 'LoginFailed', transient, cause: e });
+}
+
 /**
  * Normalises anything a SQL call threw into a SqlError (once: a SqlError passes through).
  * Transient: tedious ConnectionError.isTransient, the numbers above, timeouts, lost sockets.
@@ -109,6 +138,8 @@ export const toSqlError = (e: unknown, loginErrorNumber?: number): SqlError => {
   const message = d.message ?? String(e);
   const number = typeof d.number === 'number' ? d.number : loginErrorNumber;
   const code = typeof d.code === 'string' ? d.code : undefined;
+  const token = tokenFailure(e, message);
+  if (token) return token;
   if (number !== undefined && TRANSIENT_NUMBERS.has(number)) {
     return new SqlError(message, {
       code: TRANSIENT_NUMBERS.get(number) as SqlErrorCode,

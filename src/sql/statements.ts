@@ -1,32 +1,49 @@
 import { readFileSync } from 'node:fs';
+import { SqlError } from './errors.ts';
 
-/** The statements under ./statements, one T-SQL statement per file (graphile-worker's layout). */
-export type StatementName =
-  | 'ensure-schema-migrations'
-  | 'select-applied-migration'
-  | 'insert-schema-migration'
-  | 'select-inbox-seen'
-  | 'insert-inbox'
-  | 'update-orders-placed'
-  | 'insert-orders-placed'
-  | 'insert-order-lines'
-  | 'update-orders-status'
-  | 'insert-orders-status'
-  | 'select-permissions'
-  | 'select-inbox-page'
-  | 'count-inbox'
-  | 'take-lease'
-  | 'release-lease'
-  | 'delete-inbox-expired';
+/**
+ * One T-SQL statement per `.sql` file (graphile-worker's layout), read once when its owner is set
+ * up, so a missing file stops the start instead of failing a message. Each owner keeps its
+ * statements beside its code: the SQL layer's own here, the inbox's in inbox/, a handler's in its
+ * folder.
+ */
+export type Statements<N extends string> = (name: N) => string;
 
-const cache = new Map<StatementName, string>();
-
-/** The text of a statement, read once. */
-export const statement = (name: StatementName): string => {
-  let text = cache.get(name);
-  if (text === undefined) {
-    text = readFileSync(new URL(`./statements/${name}.sql`, import.meta.url), 'utf8');
-    cache.set(name, text);
+/**
+ * Reads `names` from `dir` now.
+ * @throws SqlError `InvalidStatement` naming the file that cannot be read.
+ */
+export function loadStatements<const N extends string>(dir: URL, names: readonly N[]): Statements<N> {
+  const texts = new Map<string, string>();
+  for (const name of names) {
+    const file = new URL(`${name}.sql`, dir);
+    try {
+      texts.set(name, readFileSync(file, 'utf8'));
+    } catch (error: unknown) {
+      throw new SqlError(`cannot read the statement ${file.pathname}: ${(error as Error).message}`, {
+        code: 'InvalidStatement',
+        transient: false,
+        cause: error,
+      });
+    }
   }
-  return text;
-};
+  return (name) => {
+    const text = texts.get(name);
+    // Only reachable through a cast: a name outside the list is a bug, not the message's fault.
+    if (text === undefined) {
+      throw new SqlError(`no statement ${name} in ${dir.pathname}`, {
+        code: 'InvalidStatement',
+        transient: false,
+      });
+    }
+    return text;
+  };
+}
+
+/** The SQL layer's own statements (migrations, rights check), under ./statements. */
+export const statement = loadStatements(new URL('./statements/', import.meta.url), [
+  'ensure-schema-migrations',
+  'select-applied-migration',
+  'insert-schema-migration',
+  'select-permissions',
+]);

@@ -9,14 +9,17 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { CloudEvent } from '../pipeline/cloud-event.ts';
+import type { CloudEvent } from '../cloudevents/cloud-event.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
-import type { ConsumerObserver } from '../servicebus/consumer-options.ts';
+import type { MessageObserver } from '../servicebus/message-path.ts';
 import { publisherContext } from './trace-context.ts';
 
 export type MessageTracing = {
-  /** Starts a message's span on receive, a settle span around settlement, ends both on settle. */
-  observer: ConsumerObserver;
+  /**
+   * Starts a message's span when the path takes it (`process`, or `retry` for a delayed attempt, in
+   * the publisher's trace), a settle span around settlement, and ends both on settle.
+   */
+  observer: MessageObserver;
   /**
    * Wraps one batch write: a batch span linking its messages' spans, and in each message's own
    * trace a write span linking back to the batch.
@@ -25,16 +28,6 @@ export type MessageTracing = {
     events: readonly CloudEvent[],
     write: () => Promise<Map<string, Outcome>>,
   ): Promise<Map<string, Outcome>>;
-  /**
-   * Runs `fn` in a span of the message's trace (a retry attempt, say): a child of its span while it
-   * is in flight, else of the publisher's context it carries. While `fn` runs, the batch write and
-   * a nested `inMessageSpan` of the same message hang under this span.
-   */
-  inMessageSpan<T>(
-    message: ServiceBusReceivedMessage,
-    name: string,
-    fn: (span: Span) => Promise<T>,
-  ): Promise<T>;
 };
 
 const idOf = (m: ServiceBusReceivedMessage): string => String(m.messageId ?? '');
@@ -43,10 +36,10 @@ export function createMessageTracing(tracer: Tracer, entity: string): MessageTra
   const byId = new Map<string, Span>();
   const byMessage = new WeakMap<ServiceBusReceivedMessage, { span: Span; settle?: Span }>();
 
-  const observer: ConsumerObserver = {
-    received(message) {
+  const observer: MessageObserver = {
+    received(message, source, fields) {
       const span = tracer.startSpan(
-        `process ${entity}`,
+        `${source === 'retry' ? 'retry' : 'process'} ${entity}`,
         {
           kind: SpanKind.CONSUMER,
           attributes: {
@@ -55,6 +48,7 @@ export function createMessageTracing(tracer: Tracer, entity: string): MessageTra
             'messaging.destination.name': entity,
             'messaging.message.id': idOf(message),
             'messaging.servicebus.message.delivery_count': message.deliveryCount ?? 0,
+            ...(typeof fields?.attempt === 'number' ? { 'keyless.retry.attempt': fields.attempt } : {}),
           },
         },
         publisherContext(message),
@@ -143,28 +137,6 @@ export function createMessageTracing(tracer: Tracer, entity: string): MessageTra
           }
         },
       );
-    },
-    inMessageSpan(message, name, fn) {
-      const parent = byMessage.get(message)?.span ?? byId.get(idOf(message));
-      const ctx = parent ? trace.setSpan(ROOT_CONTEXT, parent) : publisherContext(message);
-      return tracer.startActiveSpan(name, {}, ctx, async (span) => {
-        const id = idOf(message);
-        const outer = byId.get(id);
-        byId.set(id, span);
-        try {
-          return await fn(span);
-        } catch (error: unknown) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR });
-          throw error;
-        } finally {
-          if (byId.get(id) === span) {
-            if (outer) byId.set(id, outer);
-            else byId.delete(id);
-          }
-          span.end();
-        }
-      });
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import { type Context, context, isSpanContextValid, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import type { CloudEvent } from '../pipeline/cloud-event.ts';
+import type { CloudEvent } from '../cloudevents/cloud-event.ts';
 
 /** The instrumentation scope of every span the worker makes. */
 export const tracerName = 'keyless-worker';
@@ -57,4 +57,13 @@ export function withPublishSpan(event: CloudEvent): CloudEvent {
     ...event,
     traceparent: `00-${c.traceId}-${c.spanId}-${c.traceFlags.toString(16).padStart(2, '0')}`,
   };
+}
+
+/**
+ * The active span's ids, for a log line: a line written inside a span (a batch write, say) carries
+ * its trace; with tracing off there is none.
+ */
+export function traceFields(): object {
+  const span = trace.getActiveSpan()?.spanContext();
+  return span && isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId } : {};
 }

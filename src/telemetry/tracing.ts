@@ -1,8 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 import { AzureMonitorTraceExporter } from '@azure/monitor-opentelemetry-exporter';
 import { context, propagation, type Tracer, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
   NodeTracerProvider,
@@ -10,20 +8,22 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-node';
+import { type OtlpProtocol, otlpSpanExporter } from './otlp.ts';
+import { type ServiceIdentity, serviceResource } from './resource.ts';
 import { tracerName } from './trace-context.ts';
 
 /** Where spans go: OTLP, Azure Monitor, both, or nowhere (tracing off). */
-export type TracingOptions = {
-  /** OTLP/HTTP base URL; spans go to `${endpoint}/v1/traces`. @defaultValue undefined */
+export type TracingOptions = ServiceIdentity & {
+  /** OTLP base URL; over HTTP spans go to `${endpoint}/v1/traces`. @defaultValue undefined */
   otlpEndpoint?: string | undefined;
+  /** @defaultValue 'http/json' */
+  otlpProtocol?: OtlpProtocol;
   /** Application Insights connection string (instrumentation key + ingestion endpoint). @defaultValue undefined */
   applicationInsightsConnectionString?: string | undefined;
   /** Authenticates ingestion to Azure Monitor (Entra auth), so telemetry needs no key either. */
   credential?: TokenCredential;
   /** Extra exporters, exported span by span (tests use an in-memory one). @defaultValue [] */
   exporters?: readonly SpanExporter[];
-  /** @defaultValue 'keyless-worker' */
-  serviceName?: string;
 };
 
 export type Tracing = {
@@ -41,8 +41,7 @@ export type Tracing = {
 export function startTracing(options: TracingOptions): Tracing {
   const processors: SpanProcessor[] = [];
   if (options.otlpEndpoint) {
-    const url = `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces`;
-    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
+    processors.push(new BatchSpanProcessor(otlpSpanExporter(options.otlpEndpoint, options.otlpProtocol)));
   }
   if (options.applicationInsightsConnectionString) {
     processors.push(
@@ -60,7 +59,7 @@ export function startTracing(options: TracingOptions): Tracing {
     return { enabled: false, tracer: trace.getTracer(tracerName), close: async () => {} };
   }
   const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': options.serviceName ?? 'keyless-worker' }),
+    resource: serviceResource(options),
     spanProcessors: processors,
   });
   provider.register();
@@ -82,3 +81,4 @@ export function startTracing(options: TracingOptions): Tracing {
     },
   };
 }
+export type { SpanExporter };

@@ -3,14 +3,18 @@ import type { ServiceBusClient } from '@azure/service-bus';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
 import { loadConfig } from '../../src/config.ts';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleOrderPlaced } from '../../src/handlers/orders/schema-examples.ts';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
+import { inboxStatement } from '../../src/inbox/inbox.ts';
 import { retryQueueName, retryQueuePrefix } from '../../src/retry/job.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { statement } from '../../src/sql/statements.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
+import {
+  exampleRegistered,
+  parcelRegisteredType,
+  parcels,
+  parcelsModule,
+} from '../fixtures/parcels/events.ts';
 import type { SystemStack } from './system-stack.ts';
 
 /** Short delays so that a whole retry life fits in a test. */
@@ -47,7 +51,7 @@ export function grantPublisherOnNamespace(system: SystemStack): void {
   identity.assignRole(file.identities.publisher.objectId, 'Azure Service Bus Data Sender', namespaceId);
 }
 
-/** The worker, in this process, on `queue` with its retries on `redisUrl`. */
+/** The worker, in this process, on the fixture domain, on `queue` with its retries on `redisUrl`. */
 export function startTestWorker(
   system: SystemStack,
   queue: string,
@@ -62,11 +66,14 @@ export function startTestWorker(
     KEY_VAULT_SECRETS: '',
     ...env,
   });
-  return startWorker(config, { logger: testLogger });
+  return startWorker(config, { handlers: parcels.handlers, logger: testLogger });
 }
 
-/** Publishes `count` order-placed events; returns their ids. */
-export async function publishOrders(
+/** HANDLERS_MODULE for a worker process on the fixture domain. */
+export const fixtureHandlersEnv = { HANDLERS_MODULE: parcelsModule } as const;
+
+/** Publishes `count` valid events of the fixture domain; returns their ids. */
+export async function publishValidEvents(
   client: ServiceBusClient,
   queue: string,
   count: number,
@@ -75,8 +82,8 @@ export async function publishOrders(
     specversion: '1.0',
     id: `ev-${randomUUID()}`,
     source: '/tests/retry',
-    type: orderPlacedType,
-    data: exampleOrderPlaced(n),
+    type: parcelRegisteredType,
+    data: exampleRegistered(n),
   }));
   const sender = client.createSender(queue);
   const summary = await publishEvents(sender, events);
@@ -87,7 +94,7 @@ export async function publishOrders(
 
 /** How many of `ids` have their effect committed (rows in dbo.Inbox). */
 export async function appliedCount(system: SystemStack, ids: readonly string[]): Promise<number> {
-  const seen = await system.sql.query(statement('select-inbox-seen'), {
+  const seen = await system.sql.query(inboxStatement('select-inbox-seen'), {
     ids: { type: 'nvarchar', value: JSON.stringify(ids) },
   });
   return seen.rows.length;

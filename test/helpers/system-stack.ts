@@ -6,6 +6,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { createCredential } from '../../src/identity/credential.ts';
 import { migrate } from '../../src/sql/migrate.ts';
 import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
+import { testMigrationDirs } from '../fixtures/migrations.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../stand-ins/stack.ts';
 import { trustCertificateAuthority } from '../stand-ins/tls-trust.ts';
 
@@ -41,7 +42,7 @@ export async function startSystemStack(
     authentication: { type: 'token-credential', options: { credential: as('operator') } },
     max: 2,
   });
-  if (options.migrate !== false) await migrate(sql);
+  if (options.migrate !== false) await migrate(sql, { dirs: testMigrationDirs });
   return {
     stack,
     sql,

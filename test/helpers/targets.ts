@@ -4,6 +4,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { inject } from 'vitest';
 import { migrate } from '../../src/sql/migrate.ts';
 import { createSqlPool, type SqlPool, type SqlPoolOptions } from '../../src/sql/pool.ts';
+import { testMigrationDirs } from '../fixtures/migrations.ts';
 import { startConsumerStandIns } from '../integration/consumer-stand-ins.ts';
 import type { IdentityStandIn, UserAssignedIdentity } from '../stand-ins/identity.ts';
 import { createPgliteEngine } from '../stand-ins/sql/engine/index.ts';
@@ -77,7 +78,7 @@ export async function startSqlTarget(): Promise<SqlTarget> {
           ...extra,
         }),
       );
-    await migrate(pool('operator'));
+    await migrate(pool('operator'), { dirs: testMigrationDirs });
     await closePools();
     return {
       name: 'stand-ins',
@@ -133,7 +134,7 @@ export async function startSqlTarget(): Promise<SqlTarget> {
     );
   }
   const pool = (who: SqlWho, extra: Partial<SqlPoolOptions> = {}) => connect(database, logins[who], extra);
-  await migrate(pool('operator'));
+  await migrate(pool('operator'), { dirs: testMigrationDirs });
   await closePools();
   return {
     name: 'containers',

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
-import { orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
-import { toEventSchemas } from '../../src/handlers/registry.ts';
-import { cloudEventReceiverOptions, parseCloudEvent } from '../../src/servicebus/envelope.ts';
+import { cloudEventReceiverOptions, parseCloudEvent } from '../../src/cloudevents/envelope.ts';
+import { parcelStatusChangedType, parcels } from '../fixtures/parcels/events.ts';
 import { foreignBinary } from '../helpers/foreign-messages.ts';
 import { type ServiceBusTarget, startServiceBusTarget, targetName } from '../helpers/targets.ts';
 
@@ -21,7 +19,7 @@ afterAll(async () => {
   await target?.close();
 });
 
-const schemas = toEventSchemas(orderHandlers);
+const { schemas } = parcels;
 
 describe(`AMQP attribute types through the broker (${targetName()})`, () => {
   it('keeps a timestamp a Date, an integer a number, a boolean and binary as sent, and the worker reads the event', async () => {
@@ -29,10 +27,10 @@ describe(`AMQP attribute types through the broker (${targetName()})`, () => {
     const client = target.client();
     const id = randomUUID();
     const time = new Date('2025-03-01T10:15:00.123Z');
-    const data = { orderId: randomUUID(), status: 'paid', version: 3 };
+    const data = { parcelId: randomUUID(), status: 'delivered', version: 3 };
     const sender = client.createSender(q);
     await sender.sendMessages(
-      foreignBinary(id, orderStatusChangedType, data, {
+      foreignBinary(id, parcelStatusChangedType, data, {
         'cloudEvents:time': time,
         'cloudEvents:flag': true,
         'cloudEvents:count': 42,

@@ -2,14 +2,13 @@ import { getEventListeners } from 'node:events';
 import { promiseHooks } from 'node:v8';
 import type { ServiceBusSender } from '@azure/service-bus';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
+import { generatePublishItems } from '../../src/cloudevents/sample-events.ts';
 import { type Batcher, createBatcher } from '../../src/pipeline/batcher.ts';
 import { waitingOn } from '../../src/pipeline/decide.ts';
 import type { Outcome } from '../../src/pipeline/outcome.ts';
 import type { Consumer } from '../../src/servicebus/consumer.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { generatePublishItems } from '../../src/servicebus/sample-messages.ts';
+import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import { type ConsumerStandIns, startConsumerStandIns, until } from './consumer-stand-ins.ts';
 
 // Counting, not timing: whatever one message leaves behind shows up thousands of times over.
@@ -45,8 +44,8 @@ const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeo
 async function publish(sender: ServiceBusSender, count: number): Promise<void> {
   const items = generatePublishItems({
     count,
-    types: [orderPlacedType],
-    dataFor: (type, n) => exampleData.get(type)?.(n),
+    types: [parcelRegisteredType],
+    dataFor: (type, n) => parcels.example(type, n),
     invalidShare: 0,
     mode: 'structured',
   });
@@ -129,8 +128,8 @@ describe('a credit window wider than a batch', () => {
     const sender = env.client(env.publisher).createSender(q);
     const items = generatePublishItems({
       count,
-      types: [orderPlacedType],
-      dataFor: (type, n) => exampleData.get(type)?.(n),
+      types: [parcelRegisteredType],
+      dataFor: (type, n) => parcels.example(type, n),
     });
     expect(await publishEvents(sender, items)).toMatchObject({ sent: count, failed: 0 });
     await sender.close();

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ServiceBusClient } from '@azure/service-bus';
 import { pino } from 'pino';
-import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
-import { toEventSchemas } from '../../src/handlers/registry.ts';
 import { createCredential } from '../../src/identity/credential.ts';
-import { type Consumer, createConsumer } from '../../src/servicebus/consumer.ts';
-import type { ConsumerOptions } from '../../src/servicebus/consumer-options.ts';
+import type { Consumer } from '../../src/servicebus/consumer.ts';
+import { parcels } from '../fixtures/parcels/events.ts';
+import { createTestConsumer, type TestConsumerOptions } from '../helpers/test-consumer.ts';
 import { createLocalCa } from '../stand-ins/ca.ts';
 import {
   type IdentityStandIn,
@@ -26,14 +25,14 @@ export type ConsumerStandIns = {
   client(who: UserAssignedIdentity): ServiceBusClient;
   /** A fresh queue name, created. */
   queue(options?: Parameters<ServiceBusStandIn['createQueue']>[1]): string;
-  /** A consumer on the worker's client with the example schemas, closed by `cleanup`. */
-  consumer(patch: Partial<ConsumerOptions> & Pick<ConsumerOptions, 'entity'>): Consumer;
+  /** A consumer on the worker's client with the fixture domain's schemas, closed by `cleanup`. */
+  consumer(patch: Partial<TestConsumerOptions> & Pick<TestConsumerOptions, 'entity'>): Consumer;
   /** Closes what the test opened and waits until no connection is left. */
   cleanup(): Promise<void>;
   close(): Promise<void>;
 };
 
-export const schemas = toEventSchemas(orderHandlers);
+export const { schemas } = parcels;
 
 export const until = async (check: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
@@ -86,10 +85,8 @@ export async function startConsumerStandIns(): Promise<ConsumerStandIns> {
       return name;
     },
     consumer(patch) {
-      const consumer = createConsumer({
+      const consumer = createTestConsumer({
         client: client(worker),
-        schemas,
-        handle: async () => ({ kind: 'complete' }),
         logger,
         drainGraceMs: 2_000,
         settleTimeoutMs: 3_000,

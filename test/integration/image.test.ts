@@ -91,6 +91,18 @@ describe('the image the Dockerfile describes', () => {
     );
   });
 
+  it("builds without downloading a second Node: the build stage's npm ci runs no install script, and none it skips is needed to compile", () => {
+    const build = stages[0] as Stage;
+    const install = build.instructions.find((i) => i.keyword === 'RUN' && /^npm ci\b/.test(i.line));
+    expect(install?.line).toMatch(/--ignore-scripts/);
+    const lock = JSON.parse(readFileSync(new URL('../../package-lock.json', import.meta.url), 'utf8')) as {
+      packages: Record<string, { hasInstallScript?: boolean }>;
+    };
+    // The skipped script that mattered is the Node download; the compile (tsc, then node) needs no other.
+    expect(lock.packages['node_modules/node']?.hasInstallScript).toBe(true);
+    expect(lock.packages['node_modules/typescript']?.hasInstallScript).toBeFalsy();
+  });
+
   it('holds the compiled worker, the operator scripts and the .sql files, and no test, stand-in or local file', () => {
     const files = walk(image);
     for (const f of [
@@ -131,7 +143,7 @@ describe('the image the Dockerfile describes', () => {
   it.each([
     ['the worker', ['dist/src/main.js']],
     ['migrate', ['dist/scripts/migrate.js']],
-    ['doctor', ['dist/scripts/doctor.js', 'worker']],
+    ['doctor', ['dist/scripts/doctor.js', '--as', 'worker']],
     ['publish', ['dist/scripts/publish.js', '--count', '1']],
     ['sql', ['dist/scripts/sql.js', 'SELECT 1']],
     ['reprocess', ['dist/scripts/reprocess.js', 'dlq', '--dry-run']],

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCredential } from '../../src/identity/credential.ts';
-import { createInboxRetention } from '../../src/pipeline/inbox-retention.ts';
+import { inboxStatement } from '../../src/inbox/inbox.ts';
+import { createInboxRetention } from '../../src/inbox/retention.ts';
 import { createSqlPool, type SqlPool } from '../../src/sql/pool.ts';
-import { statement } from '../../src/sql/statements.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 
 let system: SystemStack;
@@ -47,7 +47,7 @@ const inboxIds = async () =>
 const retention = (holder: string, retentionDays = 30) =>
   createInboxRetention({ db: worker, retentionDays, batchSize: 2, holder });
 const takeLease = (holder: string, leaseMs: number) =>
-  system.sql.query(statement('take-lease'), {
+  system.sql.query(inboxStatement('take-lease'), {
     name: { type: 'nvarchar', value: 'inbox-retention' },
     holder: { type: 'nvarchar', value: holder },
     leaseMs: { type: 'int', value: leaseMs },
@@ -67,7 +67,7 @@ describe('inbox retention', () => {
     const a = retention('replica-a');
     expect(await a.runOnce()).toEqual({ held: false, deleted: 0 });
     expect(await inboxIds()).toHaveLength(8);
-    await system.sql.query(statement('release-lease'), {
+    await system.sql.query(inboxStatement('release-lease'), {
       name: { type: 'nvarchar', value: 'inbox-retention' },
       holder: { type: 'nvarchar', value: 'replica-b' },
     });

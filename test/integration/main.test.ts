@@ -71,6 +71,23 @@ describe('starting the worker process', () => {
     expect(result.stdout + result.stderr).not.toMatch(/eyJ[\w-]+\.eyJ/); // no JWT in any output
   });
 
+  it('opens its ops endpoints on the address HTTP_HOST names, as npm start asks for loopback', async () => {
+    const result = await runMain({
+      ...valid,
+      HTTP_HOST: '127.0.0.1',
+      IDENTITY_ENDPOINT: identity.endpoint,
+      IDENTITY_HEADER: identity.header,
+      AZURE_CLIENT_ID: '22222222-2222-3333-4444-555555555555',
+      IDENTITY_STARTUP_TIMEOUT_MS: '200',
+    });
+    const listening = result.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { msg: string; host?: string })
+      .find((l) => l.msg.startsWith('ops endpoints listening'));
+    expect(listening?.host).toBe('127.0.0.1');
+  });
+
   it('on a signal during start, releases what start acquired before it exits', async () => {
     let signalled = false;
     const result = await runMain(

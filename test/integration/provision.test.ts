@@ -1,88 +1,82 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { loadConfig } from '../../src/config.ts';
 import { grants } from '../../src/identity/roles.ts';
+import {
+  assignments,
+  createRecorder,
+  expectedAssignments,
+  flag,
+  root,
+  writes,
+} from '../helpers/recorded-az.ts';
 
 // scripts/provision.sh against a recording `az` first on PATH (test/helpers/az-recorder/az): what it
 // would run (--dry-run), what it runs when nothing exists, and that a second run changes nothing.
-const root = new URL('../../', import.meta.url).pathname;
-const script = join(root, 'scripts/provision.sh');
-const work = mkdtempSync(join(tmpdir(), 'keyless-provision-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-type Run = { status: number | null; output: string; calls: string[][] };
-let runs = 0;
-const provision = (mode: 'absent' | 'present', ...args: string[]): Run => {
-  const record = join(work, `calls-${++runs}.log`);
-  writeFileSync(record, '');
-  const result = spawnSync('bash', [script, ...args], {
-    encoding: 'utf8',
-    env: {
-      PATH: `${join(root, 'test/helpers/az-recorder')}:${process.env.PATH}`,
-      AZ_RECORD_FILE: record,
-      AZ_RECORD_MODE: mode,
-      TMPDIR: work,
-    },
-  });
-  const calls = readFileSync(record, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split('\x1f').slice(0, -1));
-  return { status: result.status, output: `${result.stdout}${result.stderr}`, calls };
-};
-
-const flag = (call: string[], name: string) => call[call.indexOf(name) + 1];
-const assignments = (calls: string[][]) =>
-  calls
-    .filter((c) => c[0] === 'role' && c[1] === 'assignment' && c[2] === 'create')
-    .map((c) => `${flag(c, '--assignee-object-id')} | ${flag(c, '--role')} | ${flag(c, '--scope')}`)
-    .sort();
-const fakeScope: Record<string, string> = {
-  queue: '/fake/servicebus/queue/orders',
-  vault: '/fake/keyvault/keyless-kv',
-  registry: '/fake/acr/keylessacr',
-};
-const expectedAssignments = (objectIdOf: (p: string) => string) =>
-  grants
-    .filter((g) => g.kind === 'rbac')
-    .map((g) => `${objectIdOf(g.principal)} | ${g.role} | ${fakeScope[g.scope]}`)
-    .sort();
+const recorder = createRecorder();
+afterAll(() => recorder.close());
+const provision = (mode: 'absent' | 'present', ...args: string[]) =>
+  recorder.run('provision', args, { AZ_RECORD_MODE: mode });
 
 describe('scripts/provision.sh', () => {
   it.skipIf(spawnSync('shellcheck', ['--version']).status !== 0)(
-    'is ShellCheck clean, and so is the recording az (skipped only where shellcheck is not installed; .ci/run installs it)',
+    'is ShellCheck clean, and so are deploy.sh, their libraries and the recording az and npm (skipped only where shellcheck is not installed; .ci/run installs it)',
     () => {
-      const result = spawnSync('shellcheck', [script, join(root, 'test/helpers/az-recorder/az')], {
-        encoding: 'utf8',
-      });
+      const files = [
+        'scripts/provision.sh',
+        'scripts/deploy.sh',
+        'scripts/lib/az.sh',
+        'scripts/lib/provision-steps.sh',
+        'scripts/lib/deploy-steps.sh',
+        'test/helpers/az-recorder/az',
+        'test/helpers/az-recorder/npm',
+      ];
+      const result = spawnSync('shellcheck', ['-x', ...files], { cwd: root, encoding: 'utf8' });
       expect(result.stdout).toBe('');
       expect(result.status).toBe(0);
     },
   );
 
   it('lists the roles table of src/identity/roles.ts, row for row', () => {
-    const text = readFileSync(script, 'utf8');
+    const text = readFileSync(join(root, 'scripts/lib/provision-steps.sh'), 'utf8');
     const rows = [...(text.match(/GRANTS=\(\n([\s\S]*?)\n\)/)?.[1] ?? '').matchAll(/"([^"]+)"/g)].map(
       (m) => m[1],
     );
     expect(rows).toEqual(grants.map((g) => `${g.principal}|${g.kind}|${g.role}|${g.scope}`));
   });
 
-  it('prints every az command in a dry run and runs none', () => {
+  it('prints -h/--help on stdout with exit 0, and a bad flag as one line and the usage on stderr with exit 2', () => {
+    const help = provision('absent', '--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: scripts\/provision\.sh/);
+    expect(help.calls).toEqual([]);
+    const bad = provision('absent', '--frobnicate');
+    expect(bad.status).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr.split('\n')[0]).toBe('provision: unknown option --frobnicate');
+    expect(bad.stderr).toContain('usage: scripts/provision.sh');
+    expect(provision('absent', '--prefix').stderr.split('\n')[0]).toBe('provision: --prefix needs a value');
+  });
+
+  it('prints every az command in a dry run, with a named placeholder for each value Azure would answer, and runs none', () => {
     const { status, output, calls } = provision('absent', '--dry-run');
     expect(status).toBe(0);
     expect(calls).toEqual([]);
     expect(output).toContain('dry run: nothing ran');
+    expect(output).not.toMatch(/''|""/);
     for (const g of grants.filter((x) => x.kind === 'rbac'))
-      expect(output).toMatch(new RegExp(`role assignment create .*--role ${g.role.replace(/ /g, '\\\\ ')}`));
-    expect(output).toMatch(/az containerapp create .*--yaml/);
+      expect(output).toMatch(
+        new RegExp(
+          `az role assignment create --assignee-object-id <${g.principal}-identity-principal-id> .*--role '?${g.role}'? --scope <[a-z-]+-id>`,
+        ),
+      );
     expect(output).toMatch(/az keyvault create .*--enable-rbac-authorization true/);
-    expect(output).toMatch(/az sql server create .*--enable-ad-only-auth/);
+    expect(output).toMatch(
+      /az sql server create .*--enable-ad-only-auth .*--external-admin-sid <sql-admin-id>/,
+    );
     expect(output).toMatch(/az redisenterprise create .*--access-keys-authentication Disabled/);
+    expect(output).not.toMatch(/containerapp create|acr build/);
   });
 
   it('creates everything when nothing exists, granting exactly the roles table at the narrowest scope', () => {
@@ -97,49 +91,29 @@ describe('scripts/provision.sh', () => {
     expect(calls.find((c) => c[0] === 'servicebus' && c[1] === 'namespace' && c[2] === 'create')).toContain(
       '--disable-local-auth',
     );
+    const firewall = calls.find((c) => c.includes('firewall-rule') && c.includes('create'));
+    expect(firewall && [flag(firewall, '--start-ip-address'), flag(firewall, '--end-ip-address')]).toEqual([
+      '0.0.0.0',
+      '0.0.0.0',
+    ]);
     for (const g of grants.filter((x) => x.kind === 'sql'))
       expect(output).toContain(`ALTER ROLE ${g.role} ADD MEMBER [keyless-${g.principal}];`);
     expect(output).toContain('CREATE USER [keyless-worker] FROM EXTERNAL PROVIDER;');
-    const rendered = output.match(/rendered (\S+) and/)?.[1] as string;
-    const app = readFileSync(rendered, 'utf8');
-    expect(app).not.toMatch(/^[^#]*\$\{/m);
-    const env = Object.fromEntries(
-      (parse(app).properties.template.containers[0].env as { name: string; value: string }[]).map((e) => [
-        e.name,
-        e.value,
-      ]),
-    );
-    expect(env.AZURE_CLIENT_ID).toBe('clientId-of-keyless-worker');
   });
 
   it('changes nothing on a second run and says so', () => {
     const { status, output, calls } = provision('present');
     expect(status, output).toBe(0);
-    const writes = calls.filter((c) => c.some((w) => w === 'create' || w === 'update' || w === 'delete'));
-    expect(writes).toEqual([]);
+    expect(writes(calls)).toEqual([]);
     expect(output).toContain('nothing to change: everything was present');
     expect(output).not.toMatch(/^(create|assign) /m);
   });
 
-  it('provisions a system-assigned worker identity with --identity system, granting its roles once the app exists', () => {
+  it('leaves the worker out with --identity system: its identity is the app, which deploy.sh creates', () => {
     const { status, output, calls } = provision('absent', '--identity', 'system');
     expect(status, output).toBe(0);
     expect(calls.filter((c) => c[0] === 'identity' && flag(c, '--name') === 'keyless-worker')).toEqual([]);
-    const appCreated = calls.findIndex((c) => c[0] === 'containerapp' && c[1] === 'create');
-    const workerGrant = calls.findIndex((c) => c.includes('identity.principalId-of-keyless-worker'));
-    expect(workerGrant).toBeGreaterThan(appCreated);
-    const rendered = output.match(/rendered (\S+) and/)?.[1] as string;
-    const app = parse(readFileSync(rendered, 'utf8'));
-    expect(app.identity.type).toBe('SystemAssigned,UserAssigned');
-    const env = Object.fromEntries(
-      (app.properties.template.containers[0].env as { name: string; value: string }[]).map((e) => [
-        e.name,
-        e.value,
-      ]),
-    );
-    expect(env.AZURE_CLIENT_ID).toBeUndefined();
-    expect(loadConfig(env).identity.clientId).toBeUndefined();
-    expect(app.properties.configuration.registries[0].identity).toBe('system');
-    expect(output).toContain('CREATE USER [keyless-worker] FROM EXTERNAL PROVIDER;');
+    expect(calls.filter((c) => flag(c, '--assignee-object-id')?.includes('keyless-worker'))).toEqual([]);
+    expect(output).toContain('scripts/deploy.sh --identity system');
   });
 });

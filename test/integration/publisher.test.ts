@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import { parseCloudEvent } from '../../src/servicebus/envelope.ts';
+import { parseCloudEvent } from '../../src/cloudevents/envelope.ts';
+import { sampleEvent } from '../../src/cloudevents/sample-events.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
+import { parcelRegisteredType, parcels, parcelsModule } from '../fixtures/parcels/events.ts';
 import { type ConsumerStandIns, schemas, startConsumerStandIns } from './consumer-stand-ins.ts';
 
 let env: ConsumerStandIns;
@@ -23,7 +22,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-const placed = (n: number) => sampleEvent(orderPlacedType, exampleData.get(orderPlacedType)?.(n));
+const placed = (n: number) => sampleEvent(parcelRegisteredType, parcels.example(parcelRegisteredType, n));
 
 describe('publishEvents against the Service Bus stand-in', () => {
   it('sends every event once, in batches that fit the size limit the broker announced', async () => {
@@ -95,6 +94,8 @@ describe('npm run publish', () => {
             SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: env.bus.fullyQualifiedNamespace,
             SERVICEBUS_QUEUE: q,
             NODE_EXTRA_CA_CERTS: caPath,
+            // The script publishes the first type of the list the worker reads.
+            HANDLERS_MODULE: parcelsModule,
           },
           timeout: 60_000,
         },
@@ -104,7 +105,7 @@ describe('npm run publish', () => {
       expect(messages).toHaveLength(200);
       const valid = messages.filter(
         (m) =>
-          m.applicationProperties['cloudEvents:type'] === orderPlacedType &&
+          m.applicationProperties['cloudEvents:type'] === parcelRegisteredType &&
           m.applicationProperties['cloudEvents:source'],
       );
       expect(valid.length).toBeGreaterThanOrEqual(190);

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
 import { createCredential } from '../../src/identity/credential.ts';
 import { describeIdentity } from '../../src/identity/describe.ts';
 import { type DeadLetterOptions, reprocessDeadLetters } from '../../src/reprocess/dlq.ts';
+import { parcelRegisteredType, parcelStatusChangedType } from '../fixtures/parcels/events.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 
 let system: SystemStack;
@@ -60,11 +60,11 @@ async function queueWithDeadLetters(letters: Letter[], window = windowMs): Promi
 }
 
 const letters: Letter[] = [
-  { id: 'a1', type: orderPlacedType, reason: 'ValidationFailed' },
-  { id: 'a2', type: orderPlacedType, reason: 'ValidationFailed' },
-  { id: 'a3', type: orderStatusChangedType, reason: 'ValidationFailed' },
-  { id: 'b1', type: orderPlacedType, reason: 'PermanentSqlError' },
-  { id: 'b2', type: orderStatusChangedType, reason: 'PermanentSqlError' },
+  { id: 'a1', type: parcelRegisteredType, reason: 'ValidationFailed' },
+  { id: 'a2', type: parcelRegisteredType, reason: 'ValidationFailed' },
+  { id: 'a3', type: parcelStatusChangedType, reason: 'ValidationFailed' },
+  { id: 'b1', type: parcelRegisteredType, reason: 'PermanentSqlError' },
+  { id: 'b2', type: parcelStatusChangedType, reason: 'PermanentSqlError' },
 ];
 
 const run = (queue: string, extra: Partial<DeadLetterOptions>) =>
@@ -101,7 +101,7 @@ describe('npm run reprocess -- dlq', () => {
     const queue = await queueWithDeadLetters(letters);
     await pastWindow();
     const sentBodies = new Map(system.stack.serviceBus.deadLetters(queue).map((m) => [m.messageId, m.body]));
-    const summary = await run(queue, { filter: { reason: 'ValidationFailed', type: orderPlacedType } });
+    const summary = await run(queue, { filter: { reason: 'ValidationFailed', type: parcelRegisteredType } });
     expect(summary.counts).toEqual({ replayed: 2 });
     const queued = system.stack.serviceBus.messages(queue);
     expect(ids(queued)).toEqual(['a1', 'a2']);

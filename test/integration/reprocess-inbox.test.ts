@@ -1,17 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
-import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
-import { exampleOrderPlaced } from '../../src/handlers/orders/schema-examples.ts';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
 import { createCredential } from '../../src/identity/credential.ts';
 import { describeIdentity } from '../../src/identity/describe.ts';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
 import { createSqlWriter } from '../../src/pipeline/sql-writer.ts';
 import { type InboxOptions, reapplyInbox } from '../../src/reprocess/inbox.ts';
 import { createSqlPool } from '../../src/sql/pool.ts';
+import {
+  exampleRegistered,
+  parcelRegisteredType,
+  parcelStatusChangedType,
+  parcels,
+} from '../fixtures/parcels/events.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 
 let system: SystemStack;
-const orderIds: string[] = [];
+const parcelIds: string[] = [];
 
 const event = (id: string, type: string, data: unknown): CloudEvent => ({
   specversion: '1.0',
@@ -25,13 +28,17 @@ beforeAll(async () => {
   system = await startSystemStack({});
   const events: CloudEvent[] = [];
   for (let n = 1; n <= 4; n++) {
-    const data = exampleOrderPlaced(n);
-    orderIds.push(data.orderId);
-    events.push(event(`placed-${n}`, orderPlacedType, data));
+    const data = parcels.schemas.get(parcelRegisteredType)?.parse(exampleRegistered(n)) as {
+      parcelId: string;
+    };
+    parcelIds.push(data.parcelId);
+    events.push(event(`registered-${n}`, parcelRegisteredType, data));
   }
-  for (const [i, orderId] of orderIds.slice(0, 2).entries())
-    events.push(event(`paid-${i + 1}`, orderStatusChangedType, { orderId, status: 'paid', version: 1 }));
-  const outcomes = await createSqlWriter({ db: system.sql, handlers: orderHandlers }).writeBatch(events);
+  for (const [i, parcelId] of parcelIds.slice(0, 2).entries())
+    events.push(
+      event(`delivered-${i + 1}`, parcelStatusChangedType, { parcelId, status: 'delivered', version: 1 }),
+    );
+  const outcomes = await createSqlWriter({ db: system.sql, handlers: parcels }).writeBatch(events);
   expect([...outcomes.values()].every((o) => o.kind === 'complete')).toBe(true);
 });
 afterAll(async () => {
@@ -41,7 +48,7 @@ afterAll(async () => {
 const run = (extra: Partial<InboxOptions>) =>
   reapplyInbox({
     db: system.sql,
-    handlers: orderHandlers,
+    handlers: parcels,
     filter: {},
     database: system.stack.file.sql.database,
     identity: undefined,
@@ -49,22 +56,22 @@ const run = (extra: Partial<InboxOptions>) =>
   });
 
 const state = async () => {
-  const orders = await system.sql.query('SELECT OrderId, Status FROM dbo.Orders ORDER BY OrderId');
-  const lines = await system.sql.query('SELECT COUNT(*) AS n FROM dbo.OrderLines');
+  const rows = await system.sql.query('SELECT ParcelId, Status FROM dbo.FixtureParcels ORDER BY ParcelId');
+  const labels = await system.sql.query('SELECT COUNT(*) AS n FROM dbo.FixtureParcelLabels');
   const inbox = await system.sql.query('SELECT COUNT(*) AS n FROM dbo.Inbox');
   return {
-    orders: orders.rows.map((r) => `${String(r.OrderId).toLowerCase()} ${r.Status}`),
-    lines: Number(lines.rows[0]?.n),
+    parcels: rows.rows.map((r) => `${String(r.ParcelId).toLowerCase()} ${r.Status}`),
+    labels: Number(labels.rows[0]?.n),
     inbox: Number(inbox.rows[0]?.n),
   };
 };
 
-/** What a handler that once failed to write would have left: two orders missing. */
-const loseOrders = async (ids: string[]) => {
+/** What a handler that once failed to write would have left: parcels missing. */
+const loseParcels = async (ids: string[]) => {
   for (const id of ids) {
     const p = { id: { type: 'uniqueidentifier', value: id } } as const;
-    await system.sql.query('DELETE FROM dbo.OrderLines WHERE OrderId = @id', p);
-    await system.sql.query('DELETE FROM dbo.Orders WHERE OrderId = @id', p);
+    await system.sql.query('DELETE FROM dbo.FixtureParcelLabels WHERE ParcelId = @id', p);
+    await system.sql.query('DELETE FROM dbo.FixtureParcels WHERE ParcelId = @id', p);
   }
 };
 
@@ -75,10 +82,10 @@ describe('npm run reprocess -- inbox', () => {
     const all = await run({ dryRun: true, onPlan: (l) => plan.push(l) });
     expect(all.counts).toEqual({ 'would-reapply': 6 });
     expect(plan.sort()).toEqual([
-      `would re-apply 2 ${orderStatusChangedType}`,
-      `would re-apply 4 ${orderPlacedType}`,
+      `would re-apply 2 ${parcelStatusChangedType}`,
+      `would re-apply 4 ${parcelRegisteredType}`,
     ]);
-    expect((await run({ dryRun: true, filter: { type: orderPlacedType } })).counts).toEqual({
+    expect((await run({ dryRun: true, filter: { type: parcelRegisteredType } })).counts).toEqual({
       'would-reapply': 4,
     });
     expect((await run({ dryRun: true, filter: { since: new Date(Date.now() + 60_000) } })).counts).toEqual(
@@ -92,16 +99,16 @@ describe('npm run reprocess -- inbox', () => {
 
   it('re-applies exactly the selected type, restoring what is missing and changing nothing else', async () => {
     const before = await state();
-    await loseOrders(orderIds.slice(2));
-    const summary = await run({ filter: { type: orderPlacedType } });
+    await loseParcels(parcelIds.slice(2));
+    const summary = await run({ filter: { type: parcelRegisteredType } });
     expect(summary.counts).toEqual({ reapplied: 4 });
-    // The paid orders stay paid: a late `placed` does not move an order back; the inbox is unchanged.
+    // The delivered parcels stay delivered: a late registration does not move a parcel back; the inbox is unchanged.
     expect(await state()).toEqual(before);
   });
 
   it('an interrupted run, resumed after its last message id, finishes without doubles', async () => {
     const before = await state();
-    await loseOrders(orderIds);
+    await loseParcels(parcelIds);
     const stop = new AbortController();
     const first = await run({
       pageSize: 1,

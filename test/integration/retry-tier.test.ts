@@ -3,17 +3,16 @@ import type { ServiceBusClient } from '@azure/service-bus';
 import { type Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleOrderPlaced } from '../../src/handlers/orders/schema-examples.ts';
 import { type RetryJobData, retryJobId, retryQueueName, retryQueuePrefix } from '../../src/retry/job.ts';
 import { createRetryQueue } from '../../src/retry/retry-queue.ts';
+import { exampleRegistered, parcelRegisteredType } from '../fixtures/parcels/events.ts';
 import {
   appliedCount,
   createTestQueue,
   grantPublisherOnNamespace,
   inspectRetryQueue,
   liveJobs,
-  publishOrders,
+  publishValidEvents,
   startTestWorker,
   testLogger,
 } from '../helpers/retry-fixture.ts';
@@ -85,7 +84,7 @@ describe('the retry tier', () => {
     const s = await setup();
     // 1 first write + 2 immediate retries fail, then the first delayed attempt fails too.
     failInbox(4);
-    const ids = await publishOrders(publisher, s.queue, 1);
+    const ids = await publishValidEvents(publisher, s.queue, 1);
     await expectAllAppliedOnce(s, ids);
     expect(s.worker.consumer.stats().deferred).toBe(1);
   });
@@ -98,13 +97,13 @@ describe('the retry tier', () => {
     const sender = publisher.createSender(s.queue);
     await sender.sendMessages({
       messageId: id,
-      body: exampleOrderPlaced(7),
+      body: exampleRegistered(7),
       contentType: 'application/json',
       applicationProperties: {
         'cloudEvents:specversion': '1.0',
         'cloudEvents:id': id,
         'cloudEvents:source': '/tests/foreign',
-        'cloudEvents:type': orderPlacedType,
+        'cloudEvents:type': parcelRegisteredType,
         'cloudEvents:time': new Date('2026-11-30T12:00:00Z'),
       },
     });
@@ -117,12 +116,12 @@ describe('the retry tier', () => {
 
   it('dead-letters at once a message whose retry meets a permanent error', async () => {
     const s = await setup();
-    // The first write and both immediate retries fail at the inbox read, before the orders insert;
+    // The first write and both immediate retries fail at the inbox read, before the parcels insert;
     // the delayed attempt gets past it and meets the permanent error. Both are set before the
     // message exists, so the retry cannot run before its fault is in place.
     failInbox(3);
-    system.stack.sql.faults.failStatements(/INSERT INTO dbo\.Orders/, 2627, 1);
-    const ids = await publishOrders(publisher, s.queue, 1);
+    system.stack.sql.faults.failStatements(/INSERT INTO dbo\.FixtureParcels/, 2627, 1);
+    const ids = await publishValidEvents(publisher, s.queue, 1);
     await expect.poll(() => counts(s.queue).deadLettered, poll).toBe(1);
     expect(s.worker.consumer.stats().deferred).toBe(1);
     const [dead] = system.stack.serviceBus.deadLetters(s.queue);
@@ -135,7 +134,7 @@ describe('the retry tier', () => {
   it('dead-letters as RetriesExhausted with the last error once the attempts are spent', async () => {
     const s = await setup({ RETRY_MAX_ATTEMPTS: '2' });
     failInbox(1_000);
-    const ids = await publishOrders(publisher, s.queue, 1);
+    const ids = await publishValidEvents(publisher, s.queue, 1);
     await expect.poll(() => counts(s.queue).deadLettered, poll).toBe(1);
     const [dead] = system.stack.serviceBus.deadLetters(s.queue);
     expect(dead?.messageId).toBe(ids[0]);
@@ -148,7 +147,7 @@ describe('the retry tier', () => {
     // Delays long enough that the messages are still deferred when Redis loses everything.
     const s = await setup({ RETRY_BASE_DELAY_MS: '3000', RETRY_MAX_DELAY_MS: '3000' });
     failInbox(1_000);
-    const ids = await publishOrders(publisher, s.queue, 5);
+    const ids = await publishValidEvents(publisher, s.queue, 5);
     await expect.poll(() => counts(s.queue).deferred, poll).toBe(5);
     const admin = new Redis(s.redis.url);
     await admin.flushall();
@@ -161,7 +160,7 @@ describe('the retry tier', () => {
   it('loses nothing when Redis is killed mid-retry and restarted empty; the retry worker resumes', async () => {
     const s = await setup({ RETRY_BASE_DELAY_MS: '2000', RETRY_MAX_DELAY_MS: '2000' });
     failInbox(1_000);
-    const ids = await publishOrders(publisher, s.queue, 5);
+    const ids = await publishValidEvents(publisher, s.queue, 5);
     await expect.poll(() => counts(s.queue).deferred, poll).toBe(5);
     await s.redis.kill();
     system.stack.sql.faults.clear();
@@ -170,7 +169,7 @@ describe('the retry tier', () => {
     await expectAllAppliedOnce(s, ids);
     // Jobs made after the reconnect run too: the worker did not stop with the old connection.
     failInbox(4);
-    const more = await publishOrders(publisher, s.queue, 1);
+    const more = await publishValidEvents(publisher, s.queue, 1);
     await expectAllAppliedOnce(s, [...ids, ...more]);
     expect(s.worker.consumer.stats().deferred).toBeGreaterThanOrEqual(6);
   }, 60_000);
@@ -180,7 +179,7 @@ describe('the retry tier', () => {
     const s = await setup({ RETRY_MAX_ATTEMPTS: '45', SERVICEBUS_MAX_DELIVERY_COUNT: '50' }, 50);
     await s.redis.kill();
     failInbox(1_000);
-    const ids = await publishOrders(publisher, s.queue, 1);
+    const ids = await publishValidEvents(publisher, s.queue, 1);
     await expect.poll(() => s.worker.consumer.stats().abandoned, poll).toBeGreaterThanOrEqual(1);
     expect(counts(s.queue).deferred).toBe(0);
     await s.redis.restart();
@@ -233,7 +232,7 @@ describe('the retry tier', () => {
     // deferred, the reconciler adds the attempt's job again and that second run finds the inbox row.
     // Set before the message exists (only a completion fails), so the retry cannot outrun it.
     system.stack.serviceBus.failSettlements(1, 'lock-lost', 'complete');
-    const ids = await publishOrders(publisher, s.queue, 1);
+    const ids = await publishValidEvents(publisher, s.queue, 1);
     await expectAllAppliedOnce(s, ids);
     expect(await appliedCount(system, ids)).toBe(1);
     // The completion did fail once: the job ran a second time and completed the message then.
@@ -244,7 +243,7 @@ describe('the retry tier', () => {
     // A bound of 10 min: the live job waits (full jitter below it) while the stale one runs.
     const s = await setup({ RETRY_BASE_DELAY_MS: '600000', RETRY_MAX_DELAY_MS: '600000' });
     failInbox(1_000_000);
-    const [id] = await publishOrders(publisher, s.queue, 1);
+    const [id] = await publishValidEvents(publisher, s.queue, 1);
     await expect.poll(() => counts(s.queue).deferred, poll).toBe(1);
     const [deferred] = system.stack.serviceBus.messages(s.queue);
     const attempt = Number(deferred?.applicationProperties.RetryAttempt);
@@ -278,7 +277,7 @@ describe('the retry tier', () => {
     const admin = new Redis(s.redis.url);
     opened.push({ close: async () => admin.disconnect() });
     failInbox(3);
-    const ids = await publishOrders(publisher, s.queue, 1);
+    const ids = await publishValidEvents(publisher, s.queue, 1);
     await expect.poll(() => counts(s.queue).deferred, poll).toBe(1);
     // The retry's write is slow (each SQL request 200 ms): it still runs when the worker is told to stop.
     system.stack.sql.faults.setLatency(200);

@@ -1,11 +1,11 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleEvent } from '../../src/cloudevents/sample-events.ts';
 import { loadConfig } from '../../src/config.ts';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
+import { withPublishSpan } from '../../src/telemetry/trace-context.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
+import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import { KeptSpanExporter } from '../helpers/kept-span-exporter.ts';
 import {
   createTestQueue,
@@ -24,7 +24,7 @@ let redis: RedisServer;
 let worker: Worker;
 let queue: string;
 const exporter = new KeptSpanExporter();
-const event = sampleEvent(orderPlacedType, exampleData.get(orderPlacedType)?.(3));
+const event = sampleEvent(parcelRegisteredType, parcels.example(parcelRegisteredType, 3));
 
 beforeAll(async () => {
   system = await startSystemStack({ queue: 'orders-retry-traces' });
@@ -38,12 +38,21 @@ beforeAll(async () => {
     REDIS_URL: redis.url,
     KEY_VAULT_SECRETS: '',
     HTTP_PORT: '0',
+    // Six failures in a row would open the breaker, whose hold would spare the second attempt:
+    // this test is about the traces of delayed attempts.
+    BREAKER_THRESHOLD: '100',
   });
-  worker = await startWorker(config, { logger: testLogger, spanExporters: [exporter] });
+  worker = await startWorker(config, {
+    handlers: parcels.handlers,
+    logger: testLogger,
+    spanExporters: [exporter],
+  });
   // After the start, whose rights check reads dbo.Inbox too.
   system.stack.sql.faults.failStatements(/dbo\.Inbox/, 40613, 6);
   const client = system.publisher();
-  expect(await publishEvents(client.createSender(queue), [event])).toMatchObject({ sent: 1, failed: 0 });
+  expect(
+    await publishEvents(client.createSender(queue), [event], { beforeSend: withPublishSpan }),
+  ).toMatchObject({ sent: 1, failed: 0 });
   await client.close();
   const deadline = Date.now() + 30_000;
   while (system.stack.serviceBus.completedMessageIds(queue).length < 1 && Date.now() < deadline) {

@@ -2,58 +2,32 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/sql/migrate.ts';
-import { createSqlPool } from '../../src/sql/pool.ts';
+import { type SqlContainer, startSqlContainer } from '../helpers/sql-container.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess } from '../helpers/worker-process.ts';
-import { createLocalCa, type LocalCa } from '../stand-ins/ca.ts';
-import { createPgliteEngine } from '../stand-ins/sql/engine/index.ts';
-import type { SqlEngine } from '../stand-ins/sql/engine-api.ts';
-import { type SqlStandIn, startSqlStandIn } from '../stand-ins/sql/index.ts';
 import { caBundleFor } from '../stand-ins/tls-trust.ts';
 
 // A SQL Server as a container runs it: SQL authentication and a certificate signed by nobody the
 // stack trusts. The rest of the stack (identity, Service Bus) stays on the stand-ins and their CA.
-const login = { login: 'sa', password: 'Local-Only-Passw0rd' };
 let system: SystemStack;
-let containerCa: LocalCa;
-let engine: SqlEngine;
-let container: SqlStandIn;
+let container: SqlContainer;
 let dir: string;
 
 beforeAll(async () => {
   system = await startSystemStack({ queue: 'orders-trust', migrate: false });
-  containerCa = createLocalCa('SQL Server container self-signed');
-  engine = await createPgliteEngine({ database: 'keyless', logins: [{ ...login, roles: ['db_owner'] }] });
-  container = await startSqlStandIn({ authority: system.stack.identity, ca: containerCa, engine });
-  const admin = createSqlPool({
-    server: container.server,
-    port: container.port,
-    database: 'keyless',
-    authentication: { type: 'default', options: { userName: login.login, password: login.password } },
-    ca: containerCa.certPem,
-    max: 1,
-  });
-  await migrate(admin);
-  await admin.close();
+  container = await startSqlContainer(system.stack.identity);
   dir = await mkdtemp(join(tmpdir(), 'keyless-trust-'));
 }, 60_000);
 
 afterAll(async () => {
   await container?.close();
-  await engine?.close();
   await system?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 const workerEnv = (extra: Record<string, string>) => ({
   ...system.stack.env('worker'),
-  SQL_SERVER: container.server,
-  SQL_PORT: String(container.port),
-  SQL_DATABASE: 'keyless',
-  SQL_AUTH: 'password',
-  SQL_USER: login.login,
-  SQL_PASSWORD: login.password,
+  ...container.settings,
   KEY_VAULT_SECRETS: '',
   ...extra,
 });
@@ -75,7 +49,7 @@ describe('a local SQL Server with its own certificate', () => {
 
   it("is reached when the user's own CA is trusted beside the stack's, as npm start bundles them", async () => {
     const userCaPath = join(dir, 'container-ca.pem');
-    await writeFile(userCaPath, containerCa.certPem);
+    await writeFile(userCaPath, container.ca.certPem);
     const bundle = caBundleFor({ stackCaPath: system.stack.file.caCertPath, userCaPath, dir });
     expect(await runsThenStops(workerEnv({ NODE_EXTRA_CA_CERTS: bundle }))).toBe(0);
   });

@@ -1,37 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
-import { placedEvent, statusEvent, useEngineWriter } from './sql-fixtures.ts';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
+import { registeredEvent, statusEvent } from '../fixtures/parcels/events.ts';
+import { useEngineWriter } from './sql-fixtures.ts';
 
 const sql = useEngineWriter();
 
-type Kind = 'placed' | 'status' | 'poisonPlaced' | 'poisonStatus' | 'unknownType';
+type Kind = 'registered' | 'status' | 'poisonRegistered' | 'poisonStatus' | 'unknownType';
 
 /**
- * An event of each kind for a fresh order. The poison ones pass no schema but reach the writer as a
- * bug or a schema change would let them: the database refuses them (its CHECK constraints).
+ * An event of each kind for a fresh parcel. The poison ones reach the writer as a bug or a schema
+ * change would let them: the database refuses them (its CHECK constraints).
  */
 const eventOf = (kind: Kind): CloudEvent => {
-  const orderId = randomUUID();
+  const parcelId = randomUUID();
   switch (kind) {
-    case 'placed':
-      return placedEvent(orderId);
+    case 'registered':
+      return registeredEvent(parcelId);
     case 'status':
-      return statusEvent(orderId, 'paid', 1);
-    case 'poisonPlaced': {
-      const e = placedEvent(orderId);
-      const data = e.data as { lines: { quantity: number }[] };
-      return { ...e, data: { ...data, lines: [{ ...data.lines[0], quantity: 0 }] } };
+      return statusEvent(parcelId, 'delivered', 1);
+    case 'poisonRegistered': {
+      const e = registeredEvent(parcelId);
+      return { ...e, data: { ...(e.data as object), weightKg: '0' } };
     }
     case 'poisonStatus':
-      return statusEvent(orderId, 'paid', -1);
+      return statusEvent(parcelId, 'delivered', -1);
     case 'unknownType':
-      return { ...statusEvent(orderId, 'paid', 1), type: 'com.example.unknown' };
+      return { ...statusEvent(parcelId, 'delivered', 1), type: 'com.example.unknown' };
   }
 };
 
-const orderIdOf = (e: CloudEvent) => (e.data as { orderId: string }).orderId;
+const parcelIdOf = (e: CloudEvent) => (e.data as { parcelId: string }).parcelId;
 
 const inInbox = async (ids: readonly string[]): Promise<Set<string>> => {
   const r = await sql.db.query(
@@ -41,19 +41,22 @@ const inInbox = async (ids: readonly string[]): Promise<Set<string>> => {
   return new Set(r.rows.map((row) => String(row.MessageId)));
 };
 
-const ordersOf = async (orderIds: readonly string[]): Promise<Set<string>> => {
+const parcelsOf = async (parcelIds: readonly string[]): Promise<Set<string>> => {
   const r = await sql.db.query(
-    "SELECT o.OrderId FROM dbo.Orders AS o WHERE o.OrderId IN (SELECT j.v FROM OPENJSON(@ids) WITH (v UNIQUEIDENTIFIER '$') AS j)",
-    { ids: { type: 'nvarchar', value: JSON.stringify(orderIds) } },
+    "SELECT p.ParcelId FROM dbo.FixtureParcels AS p WHERE p.ParcelId IN (SELECT j.v FROM OPENJSON(@ids) WITH (v UNIQUEIDENTIFIER '$') AS j)",
+    { ids: { type: 'nvarchar', value: JSON.stringify(parcelIds) } },
   );
-  return new Set(r.rows.map((row) => String(row.OrderId).toLowerCase()));
+  return new Set(r.rows.map((row) => String(row.ParcelId).toLowerCase()));
 };
 
 const batchPlan = fc.record({
-  kinds: fc.array(fc.constantFrom<Kind>('placed', 'status', 'poisonPlaced', 'poisonStatus', 'unknownType'), {
-    minLength: 1,
-    maxLength: 12,
-  }),
+  kinds: fc.array(
+    fc.constantFrom<Kind>('registered', 'status', 'poisonRegistered', 'poisonStatus', 'unknownType'),
+    {
+      minLength: 1,
+      maxLength: 12,
+    },
+  ),
   // Indices of events repeated inside the batch (a redelivery while the first is still in flight).
   repeats: fc.array(fc.nat(), { maxLength: 4 }),
   // Valid events already committed by an earlier batch, delivered again.
@@ -65,7 +68,7 @@ describe('the SQL writer on batches mixing valid, poison and duplicate events', 
   it('gives each event exactly one outcome and commits exactly the valid ones', async () => {
     await fc.assert(
       fc.asyncProperty(batchPlan, async (plan) => {
-        const earlier = Array.from({ length: plan.redelivered }, () => eventOf('placed'));
+        const earlier = Array.from({ length: plan.redelivered }, () => eventOf('registered'));
         if (earlier.length > 0) await sql.writer.writeBatch(earlier);
         const fresh = plan.kinds.map((kind) => ({ kind, event: eventOf(kind) }));
         const batch = [
@@ -88,7 +91,7 @@ describe('the SQL writer on batches mixing valid, poison and duplicate events', 
         expect(new Set(outcomes.keys())).toEqual(uniqueIds);
         for (const { kind, event } of fresh) {
           const outcome = outcomes.get(event.id);
-          if (kind === 'placed' || kind === 'status') expect(outcome).toEqual({ kind: 'complete' });
+          if (kind === 'registered' || kind === 'status') expect(outcome).toEqual({ kind: 'complete' });
           else if (kind === 'unknownType')
             expect(outcome).toMatchObject({ kind: 'deadLetter', reason: 'UnknownType' });
           else expect(outcome).toMatchObject({ kind: 'deadLetter', reason: 'PermanentSqlError' });
@@ -96,12 +99,12 @@ describe('the SQL writer on batches mixing valid, poison and duplicate events', 
         for (const e of earlier) expect(outcomes.get(e.id)).toEqual({ kind: 'complete' });
 
         const valid = [
-          ...fresh.filter((f) => f.kind === 'placed' || f.kind === 'status').map((f) => f.event),
+          ...fresh.filter((f) => f.kind === 'registered' || f.kind === 'status').map((f) => f.event),
           ...earlier,
         ];
         expect(await inInbox([...uniqueIds])).toEqual(new Set(valid.map((e) => e.id)));
-        expect(await ordersOf(batch.map(orderIdOf))).toEqual(
-          new Set(valid.map((e) => orderIdOf(e).toLowerCase())),
+        expect(await parcelsOf(batch.map(parcelIdOf))).toEqual(
+          new Set(valid.map((e) => parcelIdOf(e).toLowerCase())),
         );
       }),
       { numRuns: 40 },

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
 import { createSqlWriter } from '../../src/pipeline/sql-writer.ts';
 import { migrate } from '../../src/sql/migrate.ts';
 import type { SqlPool, SqlPoolOptions } from '../../src/sql/pool.ts';
+import { testMigrationDirs } from '../fixtures/migrations.ts';
+import { parcels, registeredEvent, statusEvent } from '../fixtures/parcels/events.ts';
 import { type SqlTarget, type SqlWho, startSqlTarget, targetName } from '../helpers/targets.ts';
-import { placedEvent, statusEvent } from './sql-fixtures.ts';
 
 let target: SqlTarget;
 
@@ -35,26 +35,27 @@ const pool = (who: SqlWho, extra: Partial<SqlPoolOptions> = {}): SqlPool => targ
 const standIns = () => target.standIns ?? expect.fail('runs on the stand-ins only');
 const onStandInsOnly = targetName() !== 'stand-ins';
 
-const orderRow = async (db: SqlPool, orderId: string) =>
+const parcelRow = async (db: SqlPool, parcelId: string) =>
   (
-    await db.query('SELECT Status, StatusVersion, Total, Currency FROM dbo.Orders WHERE OrderId = @id', {
-      id: { type: 'uniqueidentifier', value: orderId },
-    })
+    await db.query(
+      'SELECT Status, StatusVersion, WeightKg, Sender FROM dbo.FixtureParcels WHERE ParcelId = @id',
+      {
+        id: { type: 'uniqueidentifier', value: parcelId },
+      },
+    )
   ).rows[0];
 
 describe(`SQL writer through tedious on the ${targetName()}`, () => {
   it('applies migrations once: a second run changes nothing', async () => {
     const db = pool('operator');
-    expect((await migrate(db)).applied).toEqual([]);
+    expect((await migrate(db, { dirs: testMigrationDirs })).applied).toEqual([]);
     const versions = await db.query('SELECT Version FROM dbo.SchemaMigrations ORDER BY Version');
-    expect(versions.rows.map((r) => r.Version)).toEqual([1, 2, 3]);
+    expect(versions.rows.map((r) => r.Version)).toEqual([1, 2, 3, 100, 900]);
   });
 
   it('refuses migrations to the worker, which has no DDL role', async () => {
     await expect(
-      migrate(pool('worker'), {
-        migrations: [{ version: 99, name: 'x', sql: 'CREATE TABLE dbo.X (A INT)' }],
-      }),
+      migrate(pool('worker'), { dirs: [new URL('../fixtures/ddl-migration/', import.meta.url)] }),
     ).rejects.toMatchObject({
       name: 'SqlError',
       code: 'PermissionDenied',
@@ -64,42 +65,42 @@ describe(`SQL writer through tedious on the ${targetName()}`, () => {
 
   it('commits a batch and gives a redelivered message no second effect', async () => {
     const db = pool('worker');
-    const writer = createSqlWriter({ db, handlers: orderHandlers });
-    const orderId = randomUUID();
-    const placed = placedEvent(orderId);
-    const paid = statusEvent(orderId, 'paid', 1);
-    expect([...(await writer.writeBatch([placed, paid])).values()]).toEqual([
+    const writer = createSqlWriter({ db, handlers: parcels });
+    const parcelId = randomUUID();
+    const registered = registeredEvent(parcelId);
+    const moving = statusEvent(parcelId, 'in-transit', 1);
+    expect([...(await writer.writeBatch([registered, moving])).values()]).toEqual([
       { kind: 'complete' },
       { kind: 'complete' },
     ]);
-    expect(await orderRow(db, orderId)).toEqual({
-      Status: 'paid',
+    expect(await parcelRow(db, parcelId)).toEqual({
+      Status: 'in-transit',
       StatusVersion: 1,
-      Total: 28,
-      Currency: 'EUR',
+      WeightKg: 2.5,
+      Sender: 'sender-1',
     });
     // The same message again (same id), carrying a newer version: the inbox makes it a no-op.
-    const again = { ...paid, data: { orderId, status: 'shipped', version: 2 } } as CloudEvent;
-    expect((await writer.writeBatch([again])).get(paid.id)).toEqual({ kind: 'complete' });
-    expect(await orderRow(db, orderId)).toMatchObject({ Status: 'paid', StatusVersion: 1 });
+    const again = { ...moving, data: { parcelId, status: 'delivered', version: 2 } } as CloudEvent;
+    expect((await writer.writeBatch([again])).get(moving.id)).toEqual({ kind: 'complete' });
+    expect(await parcelRow(db, parcelId)).toMatchObject({ Status: 'in-transit', StatusVersion: 1 });
     const inbox = await db.query('SELECT COUNT(*) AS n FROM dbo.Inbox WHERE MessageId = @id', {
-      id: { type: 'nvarchar', value: paid.id },
+      id: { type: 'nvarchar', value: moving.id },
     });
     expect(inbox.rows[0]).toEqual({ n: 1 });
   });
 
   it('dead-letters the poison message of a batch of 100 and commits the other 99', async () => {
     const db = pool('worker');
-    const writer = createSqlWriter({ db, handlers: orderHandlers });
-    const events = Array.from({ length: 100 }, () => placedEvent(randomUUID()));
-    const poison = events[37] as CloudEvent<{ lines: { quantity: number }[] }>;
-    (poison.data.lines[0] as { quantity: number }).quantity = 0;
+    const writer = createSqlWriter({ db, handlers: parcels });
+    const events = Array.from({ length: 100 }, () => registeredEvent(randomUUID()));
+    const poison = events[37] as CloudEvent<{ weightKg: string }>;
+    poison.data.weightKg = '0';
     const outcomes = await writer.writeBatch(events);
     expect(outcomes.get(poison.id)).toEqual({
       kind: 'deadLetter',
       reason: 'PermanentSqlError',
       description: expect.stringMatching(
-        /^SQL error 547: The INSERT statement conflicted with the CHECK constraint "CK_OrderLines_Quantity"/,
+        /^SQL error 547: The INSERT statement conflicted with the CHECK constraint "CK_FixtureParcels_WeightKg"/,
       ),
     });
     expect([...outcomes.values()].filter((o) => o.kind === 'complete')).toHaveLength(99);
@@ -114,18 +115,21 @@ describe(`SQL writer through tedious on the ${targetName()}`, () => {
   // The fault API is the stand-in's; a real server's deadlock cannot be had on demand.
   it.skipIf(onStandInsOnly)('abandons every message of a batch that meets a transient error', async () => {
     const db = pool('worker');
-    const writer = createSqlWriter({ db, handlers: orderHandlers });
+    const writer = createSqlWriter({ db, handlers: parcels });
     standIns().sql.faults.failStatements(/INSERT INTO dbo\.Inbox/, 1205);
-    const events = [placedEvent(randomUUID()), placedEvent(randomUUID())];
+    const events = [registeredEvent(randomUUID()), registeredEvent(randomUUID())];
     const outcomes = [...(await writer.writeBatch(events)).values()];
     expect(outcomes).toEqual([
       {
         kind: 'abandon',
+        retryable: true,
         error: expect.objectContaining({ name: 'SqlError', code: 'Deadlock', transient: true, number: 1205 }),
       },
-      { kind: 'abandon', error: expect.objectContaining({ code: 'Deadlock' }) },
+      { kind: 'abandon', retryable: true, error: expect.objectContaining({ code: 'Deadlock' }) },
     ]);
-    expect(await orderRow(db, (events[0] as CloudEvent<{ orderId: string }>).data.orderId)).toBeUndefined();
+    expect(
+      await parcelRow(db, (events[0] as CloudEvent<{ parcelId: string }>).data.parcelId),
+    ).toBeUndefined();
   });
 
   it('recycles a connection once it is older than tokenMaxAgeMs', async () => {

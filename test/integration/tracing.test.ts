@@ -1,13 +1,13 @@
 import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toServiceBusMessage } from '../../src/cloudevents/envelope.ts';
+import { sampleEvent } from '../../src/cloudevents/sample-events.ts';
 import { loadConfig } from '../../src/config.ts';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import { toServiceBusMessage } from '../../src/servicebus/envelope.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
+import { withPublishSpan } from '../../src/telemetry/trace-context.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
+import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import { KeptSpanExporter } from '../helpers/kept-span-exporter.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { capturingLogger } from '../unit/consumer-fakes.ts';
@@ -18,8 +18,8 @@ let worker: Worker;
 const exporter = new KeptSpanExporter();
 const { logger, lines } = capturingLogger();
 const queue = 'orders-traces';
-const traced = sampleEvent(orderPlacedType, exampleData.get(orderPlacedType)?.(1));
-const malformed = sampleEvent(orderPlacedType, exampleData.get(orderPlacedType)?.(2));
+const traced = sampleEvent(parcelRegisteredType, parcels.example(parcelRegisteredType, 1));
+const malformed = sampleEvent(parcelRegisteredType, parcels.example(parcelRegisteredType, 2));
 
 const spansOf = (traceId: string): ReadableSpan[] =>
   exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
@@ -35,12 +35,15 @@ const one = (spans: ReadableSpan[], name: string): ReadableSpan => {
 beforeAll(async () => {
   system = await startSystemStack({ queue });
   const config = loadConfig({ ...system.stack.env('worker'), HTTP_PORT: '0' });
-  worker = await startWorker(config, { logger, spanExporters: [exporter] });
+  worker = await startWorker(config, { handlers: parcels.handlers, logger, spanExporters: [exporter] });
   const client = system.publisher();
   const sender = client.createSender(queue);
   const bad = toServiceBusMessage(malformed);
   bad.applicationProperties = { traceparent: '00-not-a-trace-01', 'Diagnostic-Id': 'garbage' };
-  expect(await publishEvents(sender, [traced, { raw: bad }])).toMatchObject({ sent: 2, failed: 0 });
+  expect(await publishEvents(sender, [traced, { raw: bad }], { beforeSend: withPublishSpan })).toMatchObject({
+    sent: 2,
+    failed: 0,
+  });
   await client.close();
   const deadline = Date.now() + 20_000;
   while (system.stack.serviceBus.completedMessageIds(queue).length < 2 && Date.now() < deadline) {

@@ -2,10 +2,11 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseFaultArgs } from '../../scripts/lib/fault-command.ts';
 import { createCredential } from '../../src/identity/credential.ts';
 import { createSqlPool } from '../../src/sql/pool.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
-import { parseFaultArgs, sendFault } from './fault-control.ts';
+import { sendFault } from './fault-control.ts';
 
 let system: SystemStack;
 beforeAll(async () => {
@@ -126,6 +127,6 @@ describe('npm run fault against a running local stack', () => {
     expect((await fault('sql', '--clear')).set).toBe('sql: faults cleared');
     expect(() => parseFaultArgs(['sql', '--seconds', '0'])).toThrow('--seconds must be a positive number');
     expect(() => parseFaultArgs(['sql', '--seconds', '5', '--share', '2'])).toThrow('--share');
-    expect(() => parseFaultArgs(['redis', '--seconds', '5'])).toThrow('unknown service redis');
+    expect(() => parseFaultArgs(['redis', '--seconds', '5'])).toThrow('unknown command redis');
   });
 });

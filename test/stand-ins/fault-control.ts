@@ -1,7 +1,6 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import type { IdentityStandIn } from './identity.ts';
 import type { ServiceBusStandIn } from './servicebus/index.ts';
 import type { SqlFaults } from './sql/index.ts';
@@ -68,8 +67,8 @@ const apply = (t: Targets, r: FaultRequest): FaultAnswer => {
 
 const positive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
-/** Checks a request from the wire; a bad one is refused with what was wrong. */
-const validate = (body: unknown): FaultRequest => {
+/** Checks a request (from the wire, or from `npm run fault`); a bad one is refused with what was wrong. */
+export const checkFaultRequest = (body: unknown): FaultRequest => {
   const r = (body ?? {}) as Record<string, unknown>;
   const bad = (m: string): never => {
     throw new FaultControlError('BadRequest', m);
@@ -124,7 +123,7 @@ export async function startFaultControl(targets: Targets): Promise<FaultControl>
     // A bad body (not JSON, bad values) is answered 400; it must never become an unhandled rejection
     // that takes the whole stack down.
     readBody(req)
-      .then((text) => reply(res, 200, apply(targets, validate(JSON.parse(text)))))
+      .then((text) => reply(res, 200, apply(targets, checkFaultRequest(JSON.parse(text)))))
       .catch((error: unknown) => reply(res, 400, { error: (error as Error).message }));
   });
   server.on('clientError', (_e, socket) => socket.destroy());
@@ -164,37 +163,4 @@ export async function sendFault(control: FaultControlAddress, request: FaultRequ
   if (!res.ok)
     throw new FaultControlError('Refused', `the control channel answered ${res.status}: ${body.error}`);
   return body;
-}
-
-export const faultUsage = `usage: npm run fault -- sql --seconds N [--share 0.1] [--error 40613]
-       npm run fault -- servicebus --drop
-       npm run fault -- identity --seconds N [--status 500]
-       npm run fault -- sql|identity --clear`;
-
-/** `npm run fault` arguments → a request; the channel checks the values again. */
-export function parseFaultArgs(argv: readonly string[]): FaultRequest {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      seconds: { type: 'string' },
-      share: { type: 'string' },
-      error: { type: 'string' },
-      status: { type: 'string' },
-      drop: { type: 'boolean' },
-      clear: { type: 'boolean' },
-    },
-  });
-  const service = positionals[0];
-  const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
-  const request = {
-    service,
-    ...(values.clear ? { clear: true } : {}),
-    ...(values.drop ? { drop: true } : {}),
-    ...(values.seconds !== undefined ? { seconds: num(values.seconds) } : {}),
-    ...(values.share !== undefined ? { share: num(values.share) } : {}),
-    ...(values.error !== undefined ? { errorNumber: num(values.error) } : {}),
-    ...(values.status !== undefined ? { status: num(values.status) } : {}),
-  };
-  return validate(request);
 }

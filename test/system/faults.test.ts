@@ -1,25 +1,26 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExposition } from '../../scripts/lib/prometheus-text.ts';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import { metricNames } from '../../src/http/metrics.ts';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
-import { type PublishItem, publishEvents } from '../../src/servicebus/publisher.ts';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
+import type { PublishItem } from '../../src/cloudevents/envelope.ts';
 import {
   expectedReason,
   generatePublishItems,
   type InvalidKind,
-} from '../../src/servicebus/sample-messages.ts';
+} from '../../src/cloudevents/sample-events.ts';
+import { metricNames } from '../../src/metrics/metrics.ts';
+import { publishEvents } from '../../src/servicebus/publisher.ts';
+import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import {
   appliedCount,
   fastRetries,
+  fixtureHandlersEnv,
   grantPublisherOnNamespace,
   inspectRetryQueue,
   liveJobs,
 } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
+import { spawnWorkerProcess, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 import { type RedisServer, startRedisServer } from '../stand-ins/redis-server.ts';
 
 // Three worker processes share one local stack while everything it is made of misbehaves: a share
@@ -62,6 +63,7 @@ beforeAll(async () => {
   redis = await startRedisServer();
   workerEnv = {
     ...system.stack.env('worker'),
+    ...fixtureHandlersEnv,
     ...fastRetries,
     SERVICEBUS_QUEUE: queue,
     SERVICEBUS_MAX_DELIVERY_COUNT: '20',
@@ -88,8 +90,9 @@ describe('three workers on one stack under faults', () => {
     const items = [
       ...generatePublishItems({
         count: valid + invalid,
-        types: [orderPlacedType],
-        dataFor: (type, n) => exampleData.get(type)?.(n),
+        types: [parcelRegisteredType],
+        dataFor: (type, n) => parcels.example(type, n),
+        schemas: parcels.schemas,
         invalidShare: invalid / (valid + invalid),
         onInvalid: (id, kind) => broken.set(id, kind),
       }),
@@ -132,17 +135,23 @@ describe('three workers on one stack under faults', () => {
     const dropped = serviceBus.openConnections();
     serviceBus.dropConnections();
     await at(2_000);
-    identity.failUntil(Date.now() + 6_000, { status: 500 });
+    // The endpoint fails until the restarted worker has met it, however long the new process takes
+    // to load on a busy machine, then a moment more: its start retries the first token.
+    identity.failUntil(Date.now() + 120_000, { status: 500 });
     const victim = workers[2] as WorkerProcess;
     victim.child.kill('SIGKILL');
     await victim.exited;
-    // Restarted while the identity endpoint still fails: its start retries the first token.
-    const restarting = startWorkerProcess(workerEnv, 60_000);
+    const restarting = spawnWorkerProcess(workerEnv);
+    const metFailure = restarting
+      .waitFor('identity endpoint not ready; retrying', 60_000)
+      .finally(() => identity.failUntil(Date.now() + 2_000, { status: 500 }));
     await at(1_000);
     await redis.kill();
     await at(2_000);
     await redis.restart();
-    workers[2] = await restarting;
+    await metFailure;
+    await restarting.waitFor('"msg":"worker running"', 60_000);
+    workers[2] = restarting;
     await at(2_000);
     const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     await admin.flushall();
@@ -161,9 +170,9 @@ describe('three workers on one stack under faults', () => {
     expect(new Set(dead.map((d) => d.messageId))).toEqual(new Set([...broken.keys()].map(deadLetterId)));
     expect(await appliedCount(system, validIds), `seed ${seed}`).toBe(valid);
     const inbox = await system.sql.query('SELECT COUNT(*) AS n FROM dbo.Inbox');
-    const orders = await system.sql.query('SELECT COUNT(*) AS n FROM dbo.Orders');
+    const parcelRows = await system.sql.query('SELECT COUNT(*) AS n FROM dbo.FixtureParcels');
     expect(Number(inbox.rows[0]?.n)).toBe(valid);
-    expect(Number(orders.rows[0]?.n)).toBe(valid);
+    expect(Number(parcelRows.rows[0]?.n)).toBe(valid);
     const completed = serviceBus.completedMessageIds(queue);
     expect(new Set(completed).size).toBe(valid);
     expect(completed.filter((id) => kindOf(id) !== undefined)).toEqual([]);

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { ServiceBusClient } from '@azure/service-bus';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
 import type { SqlPool } from '../../src/sql/pool.ts';
+import { parcelRegisteredType } from '../fixtures/parcels/events.ts';
 import { foreignBinary, foreignStructured } from '../helpers/foreign-messages.ts';
+import { fixtureHandlersEnv } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 import type { LocalStack } from '../stand-ins/stack.ts';
@@ -20,7 +21,11 @@ let publisher: ServiceBusClient;
 beforeAll(async () => {
   system = await startSystemStack({ queue: 'orders-foreign' });
   ({ stack, sql } = system);
-  worker = await startWorkerProcess({ ...stack.env('worker'), SHUTDOWN_GRACE_MS: '10000' });
+  worker = await startWorkerProcess({
+    ...stack.env('worker'),
+    ...fixtureHandlersEnv,
+    SHUTDOWN_GRACE_MS: '10000',
+  });
   publisher = system.publisher();
 }, 60_000);
 
@@ -30,17 +35,17 @@ afterAll(async () => {
   await system?.close();
 });
 
-const order = (patch: { customerId?: string; sku?: string } = {}) => ({
-  orderId: randomUUID(),
-  customerId: patch.customerId ?? 'customer-1',
-  currency: 'EUR',
-  placedAt: '2025-03-01T10:15:00+01:00',
-  lines: [{ sku: patch.sku ?? 'SKU-1', quantity: 1, unitPrice: '9.99' }],
+const parcel = (patch: { sender?: string; code?: string } = {}) => ({
+  parcelId: randomUUID(),
+  sender: patch.sender ?? 'sender-1',
+  weightKg: '2.5',
+  registeredAt: '2025-03-01T10:15:00+01:00',
+  labels: [{ code: patch.code ?? 'L-1' }],
 });
 
-const structured = (id: string, data: unknown) => foreignStructured(id, orderPlacedType, data);
+const structured = (id: string, data: unknown) => foreignStructured(id, parcelRegisteredType, data);
 const binary = (id: string, data: unknown, properties: Record<string, unknown>) =>
-  foreignBinary(id, orderPlacedType, data, properties);
+  foreignBinary(id, parcelRegisteredType, data, properties);
 
 const handled = (queue: string) =>
   stack.serviceBus.completedMessageIds(queue).length + stack.serviceBus.deadLetters(queue).length;
@@ -58,9 +63,9 @@ const settled = async (queue: string, total: number) => {
     .toBe(total);
 };
 
-const stored = async (orderId: string) => {
-  const r = await sql.query('SELECT COUNT(*) AS n FROM dbo.Orders WHERE OrderId = @id', {
-    id: { type: 'uniqueidentifier', value: orderId },
+const stored = async (parcelId: string) => {
+  const r = await sql.query('SELECT COUNT(*) AS n FROM dbo.FixtureParcels WHERE ParcelId = @id', {
+    id: { type: 'uniqueidentifier', value: parcelId },
   });
   return Number(r.rows[0]?.n);
 };
@@ -73,48 +78,54 @@ const inboxTime = async (id: string) => {
 };
 
 describe('messages from a foreign publisher', () => {
-  it('dead-letters a 500-character customerId and a 300-character SKU naming field and limit, storing nothing', async () => {
+  it('dead-letters a 500-character sender and a 300-character label code naming field and limit, storing nothing', async () => {
     const queue = stack.file.serviceBus.queue;
     const before = handled(queue);
-    const longCustomer = order({ customerId: 'c'.repeat(500) });
-    const longSku = order({ sku: 's'.repeat(300) });
-    const fits = order({ customerId: 'c'.repeat(128), sku: 's'.repeat(64) });
-    const ids = { customer: randomUUID(), sku: randomUUID(), fits: randomUUID() };
+    const longSender = parcel({ sender: 's'.repeat(500) });
+    const longCode = parcel({ code: 'l'.repeat(300) });
+    const fits = parcel({ sender: 's'.repeat(128), code: 'l'.repeat(32) });
+    const ids = { sender: randomUUID(), code: randomUUID(), fits: randomUUID() };
     const sender = publisher.createSender(queue);
     await sender.sendMessages([
-      structured(ids.customer, longCustomer),
-      binary(ids.sku, longSku, {}),
+      structured(ids.sender, longSender),
+      binary(ids.code, longCode, {}),
       structured(ids.fits, fits),
     ]);
     await sender.close();
     await settled(queue, before + 3);
 
     const dead = new Map(stack.serviceBus.deadLetters(queue).map((d) => [d.messageId, d]));
-    expect(dead.get(ids.customer)).toMatchObject({
+    expect(dead.get(ids.sender)).toMatchObject({
       reason: 'ValidationFailed',
-      description: 'data.customerId: expected at most 128 UTF-16 code units (NVARCHAR(128))',
+      description: 'data.sender: expected at most 128 UTF-16 code units (NVARCHAR(128))',
     });
-    expect(dead.get(ids.sku)).toMatchObject({
+    expect(dead.get(ids.code)).toMatchObject({
       reason: 'ValidationFailed',
-      description: 'data.lines[0].sku: expected at most 64 UTF-16 code units (NVARCHAR(64))',
+      description: 'data.labels[0].code: expected at most 32 UTF-16 code units (NVARCHAR(32))',
     });
-    expect(await stored(longCustomer.orderId)).toBe(0);
-    expect(await stored(longSku.orderId)).toBe(0);
-    expect(await inboxTime(ids.customer)).toEqual([]);
-    expect(await inboxTime(ids.sku)).toEqual([]);
+    expect(await stored(longSender.parcelId)).toBe(0);
+    expect(await stored(longCode.parcelId)).toBe(0);
+    expect(await inboxTime(ids.sender)).toEqual([]);
+    expect(await inboxTime(ids.code)).toEqual([]);
     // The longest values that fit are stored whole.
-    const row = await sql.query('SELECT CustomerId FROM dbo.Orders WHERE OrderId = @id', {
-      id: { type: 'uniqueidentifier', value: fits.orderId },
-    });
-    expect(row.rows[0]?.CustomerId).toBe('c'.repeat(128));
+    const id = { id: { type: 'uniqueidentifier', value: fits.parcelId } } as const;
+    const row = await sql.query('SELECT Sender FROM dbo.FixtureParcels WHERE ParcelId = @id', id);
+    expect(row.rows[0]?.Sender).toBe('s'.repeat(128));
+    const label = await sql.query('SELECT Code FROM dbo.FixtureParcelLabels WHERE ParcelId = @id', id);
+    expect(label.rows.map((r) => r.Code)).toEqual(['l'.repeat(32)]);
   });
 
   it('reads structured events as the cloudevents library serialises them, and bounds them the same', async () => {
     const queue = stack.file.serviceBus.queue;
     const before = handled(queue);
     // The library's HTTP structured serialisation, sent as bytes and as a string body.
-    const fromLibrary = (data: ReturnType<typeof order>) => {
-      const event = new CloudEvent({ id: randomUUID(), source: '/library', type: orderPlacedType, data });
+    const fromLibrary = (data: ReturnType<typeof parcel>) => {
+      const event = new CloudEvent({
+        id: randomUUID(),
+        source: '/library',
+        type: parcelRegisteredType,
+        data,
+      });
       const message = HTTP.structured(event);
       return {
         id: event.id,
@@ -122,10 +133,10 @@ describe('messages from a foreign publisher', () => {
         body: String(message.body),
       };
     };
-    const valid = order();
-    const tooLong = order({ customerId: 'c'.repeat(500) });
+    const valid = parcel();
+    const tooLong = parcel({ sender: 's'.repeat(500) });
     const asBytes = fromLibrary(valid);
-    const asString = fromLibrary(order());
+    const asString = fromLibrary(parcel());
     const refused = fromLibrary(tooLong);
     const sender = publisher.createSender(queue);
     await sender.sendMessages([
@@ -136,21 +147,21 @@ describe('messages from a foreign publisher', () => {
     await sender.close();
     await settled(queue, before + 3);
 
-    expect(await stored(valid.orderId)).toBe(1);
+    expect(await stored(valid.parcelId)).toBe(1);
     expect(await inboxTime(asString.id)).toHaveLength(1);
     expect(stack.serviceBus.deadLetters(queue).find((d) => d.messageId === refused.id)).toMatchObject({
       reason: 'ValidationFailed',
-      description: 'data.customerId: expected at most 128 UTF-16 code units (NVARCHAR(128))',
+      description: 'data.sender: expected at most 128 UTF-16 code units (NVARCHAR(128))',
     });
-    expect(await stored(tooLong.orderId)).toBe(0);
+    expect(await stored(tooLong.parcelId)).toBe(0);
   });
 
   it('reads every AMQP type the CloudEvents binding maps in binary mode, and refuses a time that is a number', async () => {
     const queue = stack.file.serviceBus.queue;
     const time = new Date('2025-03-01T10:15:00.123Z');
-    const asTimestamp = { id: randomUUID(), data: order() };
-    const asString = { id: randomUUID(), data: order() };
-    const asNumber = { id: randomUUID(), data: order() };
+    const asTimestamp = { id: randomUUID(), data: parcel() };
+    const asString = { id: randomUUID(), data: parcel() };
+    const asNumber = { id: randomUUID(), data: parcel() };
     // Extension attributes of each mapped type: the worker does not store them, nor trip over them.
     const extensions = {
       'cloudEvents:flag': true,
@@ -173,12 +184,12 @@ describe('messages from a foreign publisher', () => {
 
     expect(await inboxTime(asTimestamp.id)).toEqual([time.toISOString()]);
     expect(await inboxTime(asString.id)).toEqual([time.toISOString()]);
-    expect(await stored(asTimestamp.data.orderId)).toBe(1);
+    expect(await stored(asTimestamp.data.parcelId)).toBe(1);
     const dead = stack.serviceBus.deadLetters(queue).find((d) => d.messageId === asNumber.id);
     expect(dead).toMatchObject({
       reason: 'InvalidEnvelope',
       description: expect.stringContaining('application property "cloudEvents:time"'),
     });
-    expect(await stored(asNumber.data.orderId)).toBe(0);
+    expect(await stored(asNumber.data.parcelId)).toBe(0);
   });
 });

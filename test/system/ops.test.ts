@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Exposition, parseExposition } from '../../scripts/lib/prometheus-text.ts';
 import { readStatus } from '../../scripts/lib/status-line.ts';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import { metricNames } from '../../src/http/metrics.ts';
+import { brokenMessage, sampleEvent } from '../../src/cloudevents/sample-events.ts';
+import { metricNames } from '../../src/metrics/metrics.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { brokenMessage, sampleEvent } from '../../src/servicebus/sample-messages.ts';
+import { exampleRegistered, parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
+import { fixtureHandlersEnv } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { spawnWorkerProcess, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 import { type RedisServer, startRedisServer } from '../stand-ins/redis-server.ts';
@@ -33,10 +33,15 @@ const publish = async (count: number, broken = 0): Promise<void> => {
   const client = system.publisher();
   const sender = client.createSender(system.stack.file.serviceBus.queue);
   const events = Array.from({ length: count }, (_, i) =>
-    sampleEvent(orderPlacedType, exampleData.get(orderPlacedType)?.(i)),
+    sampleEvent(parcelRegisteredType, exampleRegistered(i)),
   );
   const bad = Array.from({ length: broken }, (_, i) =>
-    brokenMessage(sampleEvent(orderPlacedType, exampleData.get(orderPlacedType)?.(i)), 'ValidationFailed'),
+    brokenMessage(
+      sampleEvent(parcelRegisteredType, exampleRegistered(i)),
+      'ValidationFailed',
+      'structured',
+      parcels.schemas.get(parcelRegisteredType),
+    ),
   );
   const summary = await publishEvents(sender, [...events, ...bad]);
   await client.close();
@@ -60,6 +65,7 @@ describe('a worker that is starting', () => {
     system.stack.identity.failNext(4, { status: 503 });
     const starting = spawnWorkerProcess({
       ...system.stack.env('worker'),
+      ...fixtureHandlersEnv,
       IDENTITY_STARTUP_TIMEOUT_MS: '30000',
     });
     try {
@@ -83,6 +89,7 @@ describe('the ops endpoints of a running worker', () => {
     redis = await startRedisServer();
     worker = await startWorkerProcess({
       ...system.stack.env('worker'),
+      ...fixtureHandlersEnv,
       REDIS_URL: redis.url,
       SHUTDOWN_GRACE_MS: '20000',
       // Short delayed retries, so that a retry shows in the metrics within the test.
@@ -109,7 +116,14 @@ describe('the ops endpoints of a running worker', () => {
     await expect.poll(async () => (await readyz()).status, { timeout: 10_000, interval: 100 }).toBe(200);
     const r = await readyz();
     expect(r, JSON.stringify(r.checks)).toMatchObject({ status: 200, ready: true });
-    expect(r.checks).toEqual({ worker: 'ok', identity: 'ok', sql: 'ok', redis: 'ok', servicebus: 'ok' });
+    expect(r.checks).toEqual({
+      worker: 'ok',
+      identity: 'ok',
+      sql: 'ok',
+      breaker: 'ok',
+      redis: 'ok',
+      servicebus: 'ok',
+    });
   });
 
   it('answers an unknown path 404 and a POST 405', async () => {
@@ -201,7 +215,8 @@ describe('the ops endpoints of a running worker', () => {
       received: m.sum(metricNames.received),
       completed: m.sum(metricNames.completed),
       deadLettered: m.sum(metricNames.deadLettered),
-      retrying: m.sum(metricNames.abandoned),
+      retrying: m.sum(metricNames.retryQueueDepth),
+      retried: m.sum(metricNames.abandoned) + m.sum(metricNames.deferred),
       lagCount: m.sum(`${metricNames.lag}_count`),
     });
     expect(status.completed).toBeGreaterThanOrEqual(40);
@@ -253,6 +268,40 @@ describe('the ops endpoints of a running worker', () => {
     await expect.poll(async () => (await readyz()).status, { timeout: 20_000, interval: 250 }).toBe(200);
     // Liveness never depended on SQL: a restart would not bring the database back.
     expect((await get('/healthz')).status).toBe(200);
+  });
+
+  it('names the breaker in /readyz and its gauges while the database is down, and counts its moves', async () => {
+    const before = (await scrape()).sum(metricNames.breakerTransitions, { to: 'closed' });
+    const faults = system.stack.sql.faults;
+    // What `npm run fault -- sql` does: every login and every statement refused, as in a failover.
+    faults.failLogins(40613, 1_000_000);
+    faults.failStatements(/./, 40613, 1_000_000);
+    faults.dropConnections();
+    await publish(20);
+    await expect
+      .poll(async () => (await readyz()).checks.breaker, { timeout: 20_000, interval: 250 })
+      .toMatch(/^(open|half-open): database unavailable for \d+ s, \d+ messages held$/);
+    const open = await scrape();
+    expect(open.sum(metricNames.breakerState, { state: 'closed' })).toBe(0);
+    expect(
+      open.sum(metricNames.breakerState, { state: 'open' }) +
+        open.sum(metricNames.breakerState, { state: 'half-open' }),
+    ).toBe(1);
+    expect(open.sum(metricNames.breakerOpenSeconds)).toBeGreaterThan(0);
+    faults.clear();
+    await expect
+      .poll(async () => (await readyz()).checks.breaker, { timeout: 40_000, interval: 250 })
+      .toBe('ok');
+    // Whatever waited meanwhile is applied before the next test counts.
+    const queue = system.stack.file.serviceBus.queue;
+    await expect
+      .poll(() => system.stack.serviceBus.counts(queue), { timeout: 30_000, interval: 250 })
+      .toMatchObject({ active: 0, locked: 0, deferred: 0 });
+    const closed = await scrape();
+    expect(closed.sum(metricNames.breakerState, { state: 'closed' })).toBe(1);
+    expect(closed.sum(metricNames.breakerOpenSeconds)).toBe(0);
+    expect(closed.sum(metricNames.breakerTransitions, { to: 'closed' })).toBe(before + 1);
+    expect(closed.sum(metricNames.breakerTransitions, { to: 'open' })).toBeGreaterThanOrEqual(1);
   });
 
   it('counts the messages whose lock was renewed during a slow write', async () => {

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import { publishEvents } from '../../src/servicebus/publisher.ts';
 import {
   expectedReason,
   generatePublishItems,
   type InvalidKind,
-} from '../../src/servicebus/sample-messages.ts';
+} from '../../src/cloudevents/sample-events.ts';
+import { publishEvents } from '../../src/servicebus/publisher.ts';
 import type { SqlPool } from '../../src/sql/pool.ts';
+import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
+import { fixtureHandlersEnv } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 import type { LocalStack } from '../stand-ins/stack.ts';
@@ -23,7 +23,11 @@ beforeAll(async () => {
   system = await startSystemStack({ queue: 'orders-e2e' });
   ({ stack, sql } = system);
 
-  worker = await startWorkerProcess({ ...stack.env('worker'), SHUTDOWN_GRACE_MS: '10000' });
+  worker = await startWorkerProcess({
+    ...stack.env('worker'),
+    ...fixtureHandlersEnv,
+    SHUTDOWN_GRACE_MS: '10000',
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -32,7 +36,7 @@ afterAll(async () => {
 });
 
 describe('the pipeline end to end on the local stand-ins', () => {
-  it('writes 1,000 valid events as orders and dead-letters 50 invalid ones with their reasons', async () => {
+  it('writes 1,000 valid events and dead-letters 50 invalid ones with their reasons', async () => {
     const publisher = system.publisher();
     const sender = publisher.createSender(stack.file.serviceBus.queue);
     const invalid = new Map<string, InvalidKind>();
@@ -40,8 +44,9 @@ describe('the pipeline end to end on the local stand-ins', () => {
       sender,
       generatePublishItems({
         count: 1_050,
-        types: [orderPlacedType],
-        dataFor: (type, n) => exampleData.get(type)?.(n),
+        types: [parcelRegisteredType],
+        dataFor: (type, n) => parcels.example(type, n),
+        schemas: parcels.schemas,
         invalidShare: 50 / 1_050,
         onInvalid: (id, kind) => invalid.set(id, kind),
       }),
@@ -55,9 +60,9 @@ describe('the pipeline end to end on the local stand-ins', () => {
       .poll(() => stack.serviceBus.counts(queue), { timeout: 60_000, interval: 250 })
       .toEqual({ active: 0, locked: 0, deferred: 0, scheduled: 0, deadLettered: 50 });
 
-    const orders = await sql.query('SELECT COUNT(*) AS n FROM dbo.Orders');
+    const parcelRows = await sql.query('SELECT COUNT(*) AS n FROM dbo.FixtureParcels');
     const inbox = await sql.query('SELECT COUNT(*) AS n FROM dbo.Inbox');
-    expect(Number(orders.rows[0]?.n)).toBe(1_000);
+    expect(Number(parcelRows.rows[0]?.n)).toBe(1_000);
     expect(Number(inbox.rows[0]?.n)).toBe(1_000);
 
     const deadLetters = stack.serviceBus.deadLetters(queue);

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
-import { exampleOrderPlaced } from '../../src/handlers/orders/schema-examples.ts';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
+import { sampleEvent } from '../../src/cloudevents/sample-events.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { sampleEvent } from '../../src/servicebus/sample-messages.ts';
 import type { SqlPool } from '../../src/sql/pool.ts';
+import { exampleRegistered, parcelRegisteredType, statusEvent } from '../fixtures/parcels/events.ts';
+import type { ParcelRegisteredData } from '../fixtures/parcels/registered.ts';
+import { fixtureHandlersEnv } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 import type { LocalStack } from '../stand-ins/stack.ts';
@@ -12,7 +13,7 @@ import type { LocalStack } from '../stand-ins/stack.ts';
 // Two replicas share one queue, as KEDA scales them; one is killed mid-stream. Its locked
 // messages come back after the lock duration and the other replica processes them. Whatever the
 // killed one had committed but not completed is delivered again and must change nothing.
-const orders = 400;
+const parcels = 400;
 let system: SystemStack;
 let stack: LocalStack;
 let sql: SqlPool;
@@ -24,6 +25,7 @@ beforeAll(async () => {
   // Small batches and a small credit window, so that the killed replica holds work in every state.
   const env = {
     ...stack.env('worker'),
+    ...fixtureHandlersEnv,
     SERVICEBUS_CONCURRENCY: '16',
     BATCH_MAX_SIZE: '8',
     SHUTDOWN_GRACE_MS: '5000',
@@ -36,32 +38,32 @@ afterAll(async () => {
   await system?.close();
 });
 
-/** Per order: placed, then status changes 1 to 3, sent in a shuffled order. */
-function events(): { all: CloudEvent[]; finalStatus: Map<string, string>; lines: number } {
+/** Per parcel: registered, then status changes 1 to 3, sent in a shuffled order. */
+function events(): { all: CloudEvent[]; finalStatus: Map<string, string>; labels: number } {
   const all: CloudEvent[] = [];
   const finalStatus = new Map<string, string>();
-  let lines = 0;
-  const statuses = ['paid', 'shipped', 'cancelled'] as const;
-  for (let n = 0; n < orders; n++) {
-    const placed = exampleOrderPlaced(n);
-    lines += placed.lines.length;
-    all.push(sampleEvent(orderPlacedType, placed));
+  let labels = 0;
+  const statuses = ['in-transit', 'delivered', 'returned'] as const;
+  for (let n = 0; n < parcels; n++) {
+    const registered = exampleRegistered(n) as ParcelRegisteredData;
+    labels += registered.labels.length;
+    all.push(sampleEvent(parcelRegisteredType, registered));
     for (let version = 1; version <= 3; version++) {
-      const status = statuses[(n + version) % 3] as string;
-      all.push(sampleEvent(orderStatusChangedType, { orderId: placed.orderId, status, version }));
-      if (version === 3) finalStatus.set(placed.orderId.toUpperCase(), status);
+      const status = statuses[(n + version) % 3] as (typeof statuses)[number];
+      all.push(statusEvent(registered.parcelId, status, version));
+      if (version === 3) finalStatus.set(registered.parcelId.toUpperCase(), status);
     }
   }
   for (let i = all.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     [all[i], all[j]] = [all[j] as CloudEvent, all[i] as CloudEvent];
   }
-  return { all, finalStatus, lines };
+  return { all, finalStatus, labels };
 }
 
 describe('two worker replicas, one of them killed mid-stream', () => {
   it('loses nothing and applies every event exactly once', async () => {
-    const { all, finalStatus, lines } = events();
+    const { all, finalStatus, labels } = events();
     const publisher = system.publisher();
     const summary = await publishEvents(publisher.createSender(stack.file.serviceBus.queue), all);
     await publisher.close();
@@ -83,13 +85,15 @@ describe('two worker replicas, one of them killed mid-stream', () => {
     const count = async (table: string) =>
       Number((await sql.query(`SELECT COUNT(*) AS n FROM dbo.${table}`)).rows[0]?.n);
     expect(await count('Inbox')).toBe(all.length);
-    expect(await count('Orders')).toBe(orders);
-    expect(await count('OrderLines')).toBe(lines);
-    const rows = await sql.query('SELECT OrderId, Status, StatusVersion, PlacedAt FROM dbo.Orders');
+    expect(await count('FixtureParcels')).toBe(parcels);
+    expect(await count('FixtureParcelLabels')).toBe(labels);
+    const rows = await sql.query(
+      'SELECT ParcelId, Status, StatusVersion, RegisteredAt FROM dbo.FixtureParcels',
+    );
     for (const row of rows.rows) {
       expect(row.StatusVersion).toBe(3);
-      expect(row.Status).toBe(finalStatus.get(String(row.OrderId).toUpperCase()));
-      expect(row.PlacedAt).not.toBeNull();
+      expect(row.Status).toBe(finalStatus.get(String(row.ParcelId).toUpperCase()));
+      expect(row.RegisteredAt).not.toBeNull();
     }
     expect(new Set(stack.serviceBus.completedMessageIds(queue)).size).toBe(all.length);
     expect(lockedAtKill, 'messages in flight when the replica was killed').toBeGreaterThan(0);

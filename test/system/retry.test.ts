@@ -6,9 +6,10 @@ import {
   appliedCount,
   createTestQueue,
   fastRetries,
+  fixtureHandlersEnv,
   grantPublisherOnNamespace,
   inspectRetryQueue,
-  publishOrders,
+  publishValidEvents,
 } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
@@ -35,8 +36,12 @@ afterAll(async () => {
   await system?.close();
 });
 
+// The retry tier's own behaviour under failures that last: the breaker, which would hold the
+// messages instead of deferring them (test/system/outage.test.ts), is kept out of the way.
 const env = (extra: Record<string, string> = {}) => ({
   ...system.stack.env('worker'),
+  BREAKER_THRESHOLD: '1000',
+  ...fixtureHandlersEnv,
   ...fastRetries,
   KEY_VAULT_SECRETS: '',
   ...extra,
@@ -60,7 +65,7 @@ describe('retries across worker processes', () => {
     const extra = { RETRY_BASE_DELAY_MS: '1500', RETRY_MAX_DELAY_MS: '1500' };
     const [a, b] = [await start(extra), await start(extra)];
     failInbox();
-    const ids = await publishOrders(publisher, queue, 20);
+    const ids = await publishValidEvents(publisher, queue, 20);
     await expect.poll(() => counts(queue).deferred, { timeout: 30_000, interval: 100 }).toBe(20);
     // A leaves; the jobs it added fire on B, which receives A's deferred messages by sequence number.
     await stop(a as WorkerProcess);
@@ -99,7 +104,7 @@ describe('retries across worker processes', () => {
     const twoJobs: string[] = [];
     const outageEnds = Date.now() + 30_000;
     while (Date.now() < outageEnds) {
-      ids.push(...(await publishOrders(publisher, queue, 4)));
+      ids.push(...(await publishValidEvents(publisher, queue, 4)));
       const waiting = new Map<string, number>();
       for (const job of await jobs.queue.getDelayed()) {
         const data = job.data as RetryJobData;

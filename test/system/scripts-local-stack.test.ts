@@ -20,14 +20,16 @@ const script = runScript;
 describe.skipIf(running !== undefined)(
   'scripts on a running local stack (skipped while a developer’s own stack runs in .local/)',
   () => {
-    it('migrates as the operator, then the doctor passes the worker and fails the publisher naming what it lacks', async () => {
+    it('migrates as the operator, then the doctor passes the worker and the publisher, which cannot run the worker', async () => {
       const migrate = await script(['scripts/migrate.ts']);
       expect(migrate.code, migrate.out).toBe(0);
       expect(migrate.out).toContain('from the local stack');
 
-      const worker = await script(['scripts/doctor.ts', 'worker']);
+      const worker = await script(['scripts/doctor.ts', '--as', 'worker']);
       expect(worker.code, worker.out).toBe(0);
-      const publisher = await script(['scripts/doctor.ts', 'publisher']);
+      const own = await script(['scripts/doctor.ts', '--as', 'publisher']);
+      expect(own.code, own.out).toBe(0);
+      const publisher = await script(['scripts/doctor.ts', '--as', 'publisher', '--can-run-worker']);
       expect(publisher.code).toBe(1);
       expect(publisher.out).toMatch(/MISSING\s+Key Vault Secrets User/);
       expect(publisher.out).toContain('CREATE USER [keyless-publisher] FROM EXTERNAL PROVIDER;');

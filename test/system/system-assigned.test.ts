@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
+import { generatePublishItems } from '../../src/cloudevents/sample-events.ts';
 import { grantsOf } from '../../src/identity/roles.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
-import { generatePublishItems } from '../../src/servicebus/sample-messages.ts';
+import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
+import { fixtureHandlersEnv } from '../helpers/retry-fixture.ts';
 import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
 
-// The worker with the app's system-assigned identity (`provision.sh --identity system`): no
+// The worker with the app's system-assigned identity (`deploy.sh --identity system`): no
 // AZURE_CLIENT_ID, so every token request names no client id and the endpoint answers for the app.
 let system: SystemStack;
 let worker: WorkerProcess | undefined;
@@ -41,7 +41,7 @@ describe('a worker on a system-assigned identity', () => {
   it('runs the pipeline as the app itself: tokens asked with no client id, events written', async () => {
     const { AZURE_CLIENT_ID: _userAssigned, ...env } = system.stack.env('worker');
     const before = system.stack.identity.requests.length;
-    worker = await startWorkerProcess({ ...env, SHUTDOWN_GRACE_MS: '5000' });
+    worker = await startWorkerProcess({ ...env, ...fixtureHandlersEnv, SHUTDOWN_GRACE_MS: '5000' });
 
     const client = system.publisher();
     const sender = client.createSender(system.stack.file.serviceBus.queue);
@@ -49,17 +49,21 @@ describe('a worker on a system-assigned identity', () => {
       sender,
       generatePublishItems({
         count: 40,
-        types: [orderPlacedType],
-        dataFor: (t, n) => exampleData.get(t)?.(n),
+        types: [parcelRegisteredType],
+        dataFor: (t, n) => parcels.example(t, n),
       }),
     );
     await client.close();
     expect(summary).toMatchObject({ sent: 40, failed: 0 });
     await expect
-      .poll(async () => Number((await system.sql.query('SELECT COUNT(*) AS n FROM dbo.Orders')).rows[0]?.n), {
-        timeout: 30_000,
-        interval: 250,
-      })
+      .poll(
+        async () =>
+          Number((await system.sql.query('SELECT COUNT(*) AS n FROM dbo.FixtureParcels')).rows[0]?.n),
+        {
+          timeout: 30_000,
+          interval: 250,
+        },
+      )
       .toBe(40);
 
     worker.child.kill('SIGTERM');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
 import { createBatcher } from '../../src/pipeline/batcher.ts';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
 import type { Outcome } from '../../src/pipeline/outcome.ts';
 
 const event = (id: string): CloudEvent => ({ specversion: '1.0', id, source: '/t', type: 't', data: {} });

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { caBundleFor } from '../../test/stand-ins/tls-trust.ts';
+import { caBundleFor } from '../stand-ins/tls-trust.ts';
 
 const dirs: string[] = [];
 afterEach(() => {

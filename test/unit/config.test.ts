@@ -37,6 +37,18 @@ describe('configuration from the environment', () => {
     expect(topic.serviceBus.entity).toEqual({ topic: 'orders', subscription: 'worker' });
   });
 
+  it('refuses a lock renewal shorter than the shutdown grace period, naming both', () => {
+    // A message still draining must keep its lock, or another replica gets it while it is written.
+    const error = problemsOf({
+      ...minimal,
+      SERVICEBUS_LOCK_RENEWAL_MAX_MS: '1000',
+      SHUTDOWN_GRACE_MS: '5000',
+    });
+    expect(error.message).toMatch(
+      /SERVICEBUS_LOCK_RENEWAL_MAX_MS: must be at least SHUTDOWN_GRACE_MS \(5000\)/,
+    );
+  });
+
   it('names a malformed value and what it expects', () => {
     const error = problemsOf({
       ...minimal,
@@ -47,6 +59,14 @@ describe('configuration from the environment', () => {
     expect(error.message).toMatch(/SQL_PORT: expected a whole number/);
     expect(error.message).toMatch(/AZURE_CLIENT_ID: expected a GUID/);
     expect(error.message).toMatch(/SQL_AUTH: expected one of token, password/);
+  });
+
+  it('serves the ops endpoints on every interface unless HTTP_HOST names one address', () => {
+    expect(loadConfig(minimal).http).toEqual({ port: 8080, host: '0.0.0.0' });
+    expect(loadConfig({ ...minimal, HTTP_HOST: '127.0.0.1' }).http.host).toBe('127.0.0.1');
+    expect(problemsOf({ ...minimal, HTTP_HOST: 'http://localhost' }).message).toMatch(
+      /HTTP_HOST: expected an address such as 0\.0\.0\.0, 127\.0\.0\.1 or ::/,
+    );
   });
 
   it('refuses a connection string where a namespace belongs', () => {

@@ -5,9 +5,10 @@ import type {
   SubscribeOptions,
 } from '@azure/service-bus';
 import { type Logger, pino } from 'pino';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
+import { toServiceBusMessage } from '../../src/cloudevents/envelope.ts';
 import type { ConsumerClient, ConsumerReceiver } from '../../src/servicebus/consumer-options.ts';
-import { toServiceBusMessage } from '../../src/servicebus/envelope.ts';
+import { parcelStatusChangedType } from '../fixtures/parcels/events.ts';
 
 export type Settlement = { kind: string; messageId: unknown; options?: unknown };
 
@@ -27,6 +28,8 @@ export type FakeReceiver = ConsumerReceiver & {
   failNextSettlement?: unknown;
   /** The next settlement call never answers, as on a connection that died. */
   hangNextSettlement?: boolean;
+  /** What every lock renewal throws, as when the lock is lost. */
+  failRenewals?: unknown;
   deliver(message: ServiceBusReceivedMessage): Promise<void>;
 };
 
@@ -54,6 +57,7 @@ export function fakeClient(peekable: () => ServiceBusReceivedMessage[] = () => [
         deferMessage: async (m) => record('defer', m),
         deadLetterMessage: async (m, options) => record('deadLetter', m, options),
         renewMessageLock: async (m) => {
+          if (receiver.failRenewals !== undefined) throw receiver.failRenewals;
           receiver.renewals.push(m.messageId);
           const until = new Date(Date.now() + (receiver.lockDurationMs ?? 30_000));
           (m as { lockedUntilUtc?: Date }).lockedUntilUtc = until;
@@ -111,7 +115,7 @@ export function receivedEvent(id: string, data: unknown = validStatusChange): Se
     specversion: '1.0',
     id,
     source: '/test',
-    type: 'com.example.order.status-changed',
+    type: parcelStatusChangedType,
     data,
   };
   const message = toServiceBusMessage(event, 'structured');
@@ -119,8 +123,8 @@ export function receivedEvent(id: string, data: unknown = validStatusChange): Se
 }
 
 export const validStatusChange = {
-  orderId: '3f1c7a52-8c1e-4b8e-9a57-2f4d1f0b9c11',
-  status: 'shipped',
+  parcelId: '3f1c7a52-8c1e-4b8e-9a57-2f4d1f0b9c11',
+  status: 'delivered',
   version: 3,
 };
 

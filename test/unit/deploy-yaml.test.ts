@@ -132,3 +132,32 @@ describe('containerapp.migrate-job.yaml', () => {
     expect(() => loadSqlConfig(env)).not.toThrow();
   });
 });
+
+describe('containerapp.doctor-job.yaml', () => {
+  const doctorJob = parse(fill(read('containerapp.doctor-job.yaml'))) as AppSpec;
+  const [doctor] = doctorJob.properties.template.containers as [Container];
+
+  it("runs the doctor by hand from the same image, as the worker's identity, with the app's settings", () => {
+    expect(doctorJob.properties.configuration.triggerType).toBe('Manual');
+    expect(doctor.image).toBe(worker.image);
+    expect(doctor.command).toEqual(['node', 'dist/scripts/doctor.js', '--as', 'worker']);
+    expect(Object.keys(doctorJob.identity.userAssignedIdentities)).toEqual([sample('WORKER_IDENTITY_ID')]);
+    expect(doctorJob.properties.configuration.registries.map((r) => r.identity)).toEqual([
+      sample('WORKER_IDENTITY_ID'),
+    ]);
+    // What the doctor tries is what the worker will do: the same settings, variable for variable.
+    expect(envOf(doctor)).toEqual(envOf(worker));
+    expect(validPair(doctor.resources)).toBe(true);
+  });
+});
+
+describe('every spec deploy.sh applies', () => {
+  it.each(['containerapp.yaml', 'containerapp.migrate-job.yaml', 'containerapp.doctor-job.yaml'])(
+    '%s carries the keyless-spec tag that tells deploy.sh whether Azure has it already',
+    (name) => {
+      expect((parse(fill(read(name))) as { tags?: Record<string, string> }).tags).toEqual({
+        'keyless-spec': sample('SPEC_HASH'),
+      });
+    },
+  );
+});

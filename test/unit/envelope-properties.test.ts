@@ -1,17 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
-import { orderPlacedType, orderStatusChangedType } from '../../src/handlers/orders/schema.ts';
-import { toEventSchemas } from '../../src/handlers/registry.ts';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
 import {
   type ContentMode,
   parseCloudEvent,
   type ReceivedMessageLike,
   toServiceBusMessage,
-} from '../../src/servicebus/envelope.ts';
+} from '../../src/cloudevents/envelope.ts';
+import { parcelRegisteredType, parcelStatusChangedType, parcels } from '../fixtures/parcels/events.ts';
 
-const schemas = toEventSchemas(orderHandlers);
+const { schemas } = parcels;
 const reasons = ['InvalidJson', 'InvalidEnvelope', 'UnknownType', 'ValidationFailed'];
 const attributeNames = [
   'specversion',
@@ -29,7 +27,7 @@ const attributeNames = [
 /** Every value an application property can take once the SDK has decoded it. */
 const amqpValue = fc.oneof(
   fc.string(),
-  fc.constantFrom('1.0', orderPlacedType, orderStatusChangedType, '2025-03-01T10:15:00Z', '/s'),
+  fc.constantFrom('1.0', parcelRegisteredType, parcelStatusChangedType, '2025-03-01T10:15:00Z', '/s'),
   fc.integer(),
   fc.double(),
   fc.boolean(),
@@ -91,25 +89,18 @@ const rfc3339 = fc
   .date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true })
   .map((d) => d.toISOString());
 
-const placedData = fc.record({
-  orderId: uuid,
-  customerId: text(64),
-  currency: fc.constantFrom('EUR', 'USD', 'JPY'),
-  placedAt: rfc3339,
-  lines: fc.array(
-    fc.record({
-      sku: text(32),
-      quantity: fc.integer({ min: 1, max: 1_000 }),
-      unitPrice: fc
-        .tuple(fc.nat({ max: 99_999 }), fc.nat({ max: 99 }))
-        .map(([w, c]) => `${w}.${String(c).padStart(2, '0')}`),
-    }),
-    { minLength: 1, maxLength: 4 },
-  ),
+const registeredData = fc.record({
+  parcelId: uuid,
+  sender: text(64),
+  weightKg: fc
+    .tuple(fc.nat({ max: 99_999 }), fc.nat({ max: 999 }))
+    .map(([w, g]) => `${w}.${String(g).padStart(3, '0')}`),
+  registeredAt: rfc3339,
+  labels: fc.array(fc.record({ code: text(32) }), { minLength: 1, maxLength: 4 }),
 });
 const statusData = fc.record({
-  orderId: uuid,
-  status: fc.constantFrom('paid', 'shipped', 'cancelled'),
+  parcelId: uuid,
+  status: fc.constantFrom('in-transit', 'delivered', 'returned'),
   version: fc.integer({ min: 1, max: 2_147_483_647 }),
 });
 
@@ -126,8 +117,8 @@ const validEvent: fc.Arbitrary<CloudEvent> = fc
         .tuple(fc.stringMatching(/^[0-9a-f]{32}$/), fc.stringMatching(/^[0-9a-f]{16}$/))
         .map(([t, s]) => `00-${t}-${s}-01`),
       payload: fc.oneof(
-        placedData.map((data) => ({ type: orderPlacedType, data })),
-        statusData.map((data) => ({ type: orderStatusChangedType, data })),
+        registeredData.map((data) => ({ type: parcelRegisteredType, data })),
+        statusData.map((data) => ({ type: parcelStatusChangedType, data })),
       ),
     },
     { requiredKeys: ['id', 'source', 'payload'] },

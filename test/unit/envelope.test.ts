@@ -1,24 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
-import { toEventSchemas } from '../../src/handlers/registry.ts';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
 import {
   parseCloudEvent,
   type ReceivedMessageLike,
   toServiceBusMessage,
-} from '../../src/servicebus/envelope.ts';
+} from '../../src/cloudevents/envelope.ts';
+import { parcelStatusChangedType, parcels } from '../fixtures/parcels/events.ts';
 
-const schemas = toEventSchemas(orderHandlers);
+const { schemas } = parcels;
 const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 const event: CloudEvent = {
   specversion: '1.0',
   id: 'evt-1',
   source: '/orders/api',
-  type: 'com.example.order.status-changed',
+  type: parcelStatusChangedType,
   time: '2025-03-01T10:15:00Z',
   traceparent,
-  data: { orderId: '3f1c7a52-8c1e-4b8e-9a57-2f4d1f0b9c11', status: 'paid', version: 2 },
+  data: { parcelId: '3f1c7a52-8c1e-4b8e-9a57-2f4d1f0b9c11', status: 'delivered', version: 2 },
 };
 
 const envelopeJson = (patch: Record<string, unknown> = {}) =>

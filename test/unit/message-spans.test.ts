@@ -27,22 +27,30 @@ describe('message spans', () => {
   it('gives a retry span in the publisher’s trace after the message span has ended', async () => {
     const { tracing, message, named } = setup();
     const defer = { kind: 'defer', error: new Error('SQL unavailable') } as const;
-    tracing.observer.received?.(message);
-    tracing.observer.settling?.(message, defer);
+    tracing.observer.received?.(message, 'receive');
+    tracing.observer.settling?.(message, defer, 'receive');
     tracing.observer.settled?.(
       { messageId: 'm-1', sequenceNumber: '7', outcome: 'defer', settled: true },
       defer,
       message,
+      'receive',
     );
-    const result = await tracing.inMessageSpan(message, 'retry orders', async (span) => {
-      span.setAttribute('keyless.attempt', 2);
-      return 'done';
-    });
-    expect(result).toBe('done');
+    // The retry job receives the message again, by sequence number: a new object.
+    const again = { ...message, deliveryCount: 2 } as ServiceBusReceivedMessage;
+    const complete = { kind: 'complete' } as const;
+    tracing.observer.received?.(again, 'retry', { attempt: 2 });
+    tracing.observer.settling?.(again, complete, 'retry');
+    tracing.observer.settled?.(
+      { messageId: 'm-1', sequenceNumber: '7', outcome: 'complete', settled: true },
+      complete,
+      again,
+      'retry',
+    );
     const retry = named('retry orders');
     expect(retry?.spanContext().traceId).toBe(traceId);
     expect(retry?.parentSpanContext?.spanId).toBe(publisherSpan);
-    expect(retry?.attributes['keyless.attempt']).toBe(2);
+    expect(retry?.attributes['keyless.retry.attempt']).toBe(2);
+    expect(named('complete orders')?.parentSpanContext?.spanId).toBe(retry?.spanContext().spanId);
     expect(named('defer orders')?.parentSpanContext?.spanId).toBe(
       named('process orders')?.spanContext().spanId,
     );
@@ -50,9 +58,9 @@ describe('message spans', () => {
 
   it('marks a settle span failed when the settlement failed, and a dead letter with its reason', () => {
     const { tracing, message, named } = setup();
-    tracing.observer.received?.(message);
+    tracing.observer.received?.(message, 'receive');
     const outcome = { kind: 'deadLetter', reason: 'ValidationFailed', description: 'bad' } as const;
-    tracing.observer.settling?.(message, outcome);
+    tracing.observer.settling?.(message, outcome, 'receive');
     tracing.observer.settled?.(
       {
         messageId: 'm-1',
@@ -63,6 +71,7 @@ describe('message spans', () => {
       },
       outcome,
       message,
+      'receive',
     );
     expect(named('deadLetter orders')?.status).toMatchObject({ code: 2, message: 'MessageLockLost' });
     expect(named('process orders')?.attributes['keyless.dead_letter_reason']).toBe('ValidationFailed');
@@ -70,7 +79,7 @@ describe('message spans', () => {
 
   it('records a failed batch write on the batch span and still gives each message its write span', async () => {
     const { tracing, message, named } = setup();
-    tracing.observer.received?.(message);
+    tracing.observer.received?.(message, 'receive');
     const event = { specversion: '1.0' as const, id: 'm-1', source: '/t', type: 't', data: {} };
     await expect(
       tracing.traceBatch([event], async () => {
@@ -78,11 +87,12 @@ describe('message spans', () => {
       }),
     ).rejects.toThrow('connection lost');
     const abandon = { kind: 'abandon', error: new Error('connection lost') } as const;
-    tracing.observer.settling?.(message, abandon);
+    tracing.observer.settling?.(message, abandon, 'receive');
     tracing.observer.settled?.(
       { messageId: 'm-1', sequenceNumber: '7', outcome: 'abandon', settled: true },
       abandon,
       message,
+      'receive',
     );
     const processSpan = named('process orders')?.spanContext().spanId;
     expect(named('sql write batch')?.status.code).toBe(2);

@@ -1,9 +1,9 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHealth, type Health } from '../../src/http/health.ts';
-import { createMetrics } from '../../src/http/metrics.ts';
 import { createReadiness } from '../../src/http/readiness.ts';
 import { createOpsServer, type OpsServer } from '../../src/http/server.ts';
+import { createMetrics } from '../../src/metrics/metrics.ts';
 
 const silent = pino({ level: 'silent' });
 const open: { close(): unknown }[] = [];
@@ -125,6 +125,26 @@ describe('the ops server', () => {
     expect(await res.text()).toContain('# TYPE process_cpu_user_seconds_total counter');
     await server.close();
     await server.close();
+  });
+
+  it('listens on the address it is given only: on 127.0.0.1, another loopback address is refused', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const server = createOpsServer({
+      port: 0,
+      host: '127.0.0.1',
+      health: createHealth(),
+      readiness: createReadiness(),
+      metrics: createMetrics(),
+      logger,
+    });
+    open.push(server);
+    await server.start();
+    expect((await fetch(`http://127.0.0.1:${server.port}/metrics`)).status).toBe(200);
+    await expect(fetch(`http://127.0.0.2:${server.port}/metrics`)).rejects.toMatchObject({
+      cause: { code: 'ECONNREFUSED' },
+    });
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ host: '127.0.0.1', port: server.port });
   });
 
   it('fails to start, saying why, when its port is taken', async () => {

@@ -1,12 +1,10 @@
 import { ServiceBusError } from '@azure/service-bus';
 import { describe, expect, it } from 'vitest';
 import { parseExposition } from '../../scripts/lib/prometheus-text.ts';
-import { orderHandlers } from '../../src/handlers/orders/handlers.ts';
-import { toEventSchemas } from '../../src/handlers/registry.ts';
-import { createMetrics, metricNames as n } from '../../src/http/metrics.ts';
-import { consumerMetrics, tokenMetrics } from '../../src/http/pipeline-metrics.ts';
 import { observeCredential } from '../../src/identity/observed-credential.ts';
-import { createConsumer } from '../../src/servicebus/consumer.ts';
+import { createMetrics, metricNames as n } from '../../src/metrics/metrics.ts';
+import { messageMetrics, receiverMetrics, tokenMetrics } from '../../src/metrics/pipeline-metrics.ts';
+import { createTestConsumer } from '../helpers/test-consumer.ts';
 import { capturingLogger, fakeClient, received, receivedEvent } from './consumer-fakes.ts';
 
 const scrape = async (metrics: ReturnType<typeof createMetrics>) => parseExposition(await metrics.text());
@@ -14,14 +12,12 @@ const scrape = async (metrics: ReturnType<typeof createMetrics>) => parseExposit
 function setup(now = () => Date.now()) {
   const metrics = createMetrics({ processMetrics: false });
   const bus = fakeClient();
-  const consumer = createConsumer({
+  const consumer = createTestConsumer({
     client: bus.client,
     entity: { queue: 'orders' },
-    schemas: toEventSchemas(orderHandlers),
-    handle: async () => ({ kind: 'complete' }),
     logger: capturingLogger().logger,
     watchdog: false,
-    observer: consumerMetrics(metrics, now),
+    observer: messageMetrics(metrics, now),
   });
   return { metrics, consumer, receiver: () => bus.receivers[0] ?? expect.fail('no receiver') };
 }
@@ -58,18 +54,17 @@ describe('pipeline metrics', () => {
   it('counts a message whose lock was renewed while it was handled', async () => {
     const metrics = createMetrics({ processMetrics: false });
     const bus = fakeClient();
-    const consumer = createConsumer({
+    const consumer = createTestConsumer({
       client: bus.client,
       entity: { queue: 'orders' },
-      schemas: toEventSchemas(orderHandlers),
-      // What the SDK's lock renewer does on success: a later lockedUntilUtc on the same message.
+      // What a renewal does on success: a later lockedUntilUtc on the same message.
       handle: async (_event, { message }) => {
         if (message.messageId === 'slow') message.lockedUntilUtc = new Date(90_000);
         return { kind: 'complete' };
       },
       logger: capturingLogger().logger,
       watchdog: false,
-      observer: consumerMetrics(metrics),
+      observer: messageMetrics(metrics),
     });
     await consumer.start();
     await bus.receivers[0]?.deliver({ ...receivedEvent('slow'), lockedUntilUtc: new Date(30_000) } as never);
@@ -78,20 +73,51 @@ describe('pipeline metrics', () => {
     await consumer.close();
   });
 
-  it('counts the lock renewals the SDK reports as failed, by error source', async () => {
-    const { metrics, consumer, receiver } = setup();
+  it('counts a lock renewal that failed while a message was handled', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const bus = fakeClient();
+    let release = () => {};
+    const consumer = createTestConsumer({
+      client: bus.client,
+      entity: { queue: 'orders' },
+      handle: () => new Promise((resolve) => (release = () => resolve({ kind: 'complete' }))),
+      logger: capturingLogger().logger,
+      watchdog: false,
+      observer: messageMetrics(metrics),
+    });
     await consumer.start();
-    const error = Object.assign(new Error('lock lost'), { code: 'MessageLockLost' });
-    await receiver().handlers?.processError({
-      error,
-      errorSource: 'renewLock',
+    const receiver = bus.receivers[0] ?? expect.fail('no receiver');
+    receiver.failRenewals = new ServiceBusError('lock lost', 'MessageLockLost');
+    const delivered = receiver.deliver({
+      ...receivedEvent('r-1'),
+      lockedUntilUtc: new Date(Date.now() + 300),
+    } as never);
+    await expect.poll(async () => (await scrape(metrics)).sum(n.lockRenewalFailures)).toBe(1);
+    expect((await scrape(metrics)).sum(n.receiveErrors, { source: 'renewLock' })).toBe(1);
+    release();
+    await delivered;
+    await consumer.close();
+  });
+
+  it('counts the errors the SDK reports while receiving, by error source', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const bus = fakeClient();
+    const consumer = createTestConsumer({
+      client: bus.client,
+      entity: { queue: 'orders' },
+      logger: capturingLogger().logger,
+      watchdog: false,
+      observer: receiverMetrics(metrics),
+    });
+    await consumer.start();
+    await bus.receivers[0]?.handlers?.processError({
+      error: new ServiceBusError('gone', 'ServiceCommunicationProblem'),
+      errorSource: 'receive',
       entityPath: 'orders',
       fullyQualifiedNamespace: 'x',
       identifier: 'receiver-1',
     });
-    const m = await scrape(metrics);
-    expect(m.sum(n.lockRenewalFailures)).toBe(1);
-    expect(m.sum(n.receiveErrors, { source: 'renewLock' })).toBe(1);
+    expect((await scrape(metrics)).sum(n.receiveErrors, { source: 'receive' })).toBe(1);
     await consumer.close();
   });
 
@@ -124,11 +150,9 @@ describe('pipeline metrics', () => {
     const broken = () => {
       throw new Error('observer bug');
     };
-    const consumer = createConsumer({
+    const consumer = createTestConsumer({
       client: bus.client,
       entity: { queue: 'orders' },
-      schemas: toEventSchemas(orderHandlers),
-      handle: async () => ({ kind: 'complete' }),
       logger,
       watchdog: false,
       observer: { received: broken, decided: broken, settling: broken, settled: broken },
@@ -136,7 +160,7 @@ describe('pipeline metrics', () => {
     await consumer.start();
     await bus.receivers[0]?.deliver(receivedEvent('e-9'));
     expect(bus.receivers[0]?.settlements).toEqual([{ kind: 'complete', messageId: 'e-9' }]);
-    expect(lines.filter((l) => l.msg === 'consumer observer failed').map((l) => l.hook)).toEqual([
+    expect(lines.filter((l) => l.msg === 'message observer failed').map((l) => l.hook)).toEqual([
       'received',
       'decided',
       'settling',

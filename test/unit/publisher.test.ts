@@ -1,10 +1,9 @@
 import type { ServiceBusMessage, ServiceBusMessageBatch } from '@azure/service-bus';
 import { describe, expect, it } from 'vitest';
-import { orderPlacedType } from '../../src/handlers/orders/schema.ts';
-import { exampleData } from '../../src/handlers/orders/schema-examples.ts';
-import type { CloudEvent } from '../../src/pipeline/cloud-event.ts';
+import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
+import { generatePublishItems } from '../../src/cloudevents/sample-events.ts';
 import { type BatchSender, type PublishProgress, publishEvents } from '../../src/servicebus/publisher.ts';
-import { generatePublishItems } from '../../src/servicebus/sample-messages.ts';
+import { parcelRegisteredType, parcelStatusChangedType, parcels } from '../fixtures/parcels/events.ts';
 
 const sizeOf = (m: ServiceBusMessage) => (m.body as Buffer).length + 100;
 
@@ -48,7 +47,7 @@ const events = (n: number): CloudEvent[] =>
     specversion: '1.0',
     id: `e-${i}`,
     source: '/t',
-    type: 'com.example.order.status-changed',
+    type: parcelStatusChangedType,
     data: { i },
   }));
 
@@ -99,8 +98,9 @@ describe('publishEvents', () => {
     const items = [
       ...generatePublishItems({
         count: 1_000,
-        types: [orderPlacedType],
-        dataFor: (t, n) => exampleData.get(t)?.(n),
+        types: [parcelRegisteredType],
+        dataFor: (t, n) => parcels.example(t, n),
+        schemas: parcels.schemas,
         invalidShare: 0.05,
         onInvalid: () => broken++,
       }),

@@ -2,16 +2,18 @@ import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
+import { createBreaker } from '../../src/pipeline/breaker.ts';
 import type { Outcome } from '../../src/pipeline/outcome.ts';
 import { delayBoundMs, jitteredDelayMs } from '../../src/retry/backoff.ts';
 import type { RetryJobData } from '../../src/retry/job.ts';
-import { createRetryPolicy, retryProperties } from '../../src/retry/retry-policy.ts';
+import { createRetryPolicy, type RetryPolicyOptions, retryProperties } from '../../src/retry/retry-policy.ts';
 import { SqlError } from '../../src/sql/errors.ts';
 
 const log = pino({ level: 'silent' });
 const backoff = { baseDelayMs: 5_000, factor: 2, maxDelayMs: 600_000 };
 const transient: Outcome = {
   kind: 'abandon',
+  retryable: true,
   error: new SqlError('database unavailable', { code: 'Unavailable', transient: true, number: 40613 }),
 };
 
@@ -28,6 +30,8 @@ const policyWith = (options: {
   add?: (d: RetryJobData, delayMs: number) => Promise<'added'>;
   maxAttempts?: number;
   baseDelayMs?: number;
+  gate?: RetryPolicyOptions['gate'];
+  holdMaxMs?: number;
 }) => {
   const added: { data: RetryJobData; delayMs: number }[] = [];
   const policy = createRetryPolicy({
@@ -45,6 +49,8 @@ const policyWith = (options: {
     immediateAttempts: 2,
     immediateDelayMs: 1,
     maxAttempts: options.maxAttempts ?? 8,
+    gate: options.gate,
+    ...(options.holdMaxMs !== undefined ? { holdMaxMs: options.holdMaxMs } : {}),
     random: () => 0.5,
   });
   return { policy, added };
@@ -185,5 +191,103 @@ describe('retry configuration', () => {
     expect(() => loadConfig({ ...minimal, REDIS_AUTH: 'password' })).toThrow(
       /REDIS_AUTH: expected one of none, entra/,
     );
+  });
+
+  describe('with the write path breaker', () => {
+    const breakerOver = (threshold = 1) => {
+      const breaker = createBreaker({
+        threshold,
+        probeMinMs: 60_000,
+        probeMaxMs: 60_000,
+        probe: async () => {},
+        logger: log,
+      });
+      return breaker;
+    };
+
+    it('holds a message while the database is known to be down, spending no attempt, and writes it once it is back', async () => {
+      const breaker = breakerOver();
+      const { policy, added } = policyWith({ gate: breaker });
+      let calls = 0;
+      const write = async (): Promise<Outcome> => {
+        calls++;
+        if (calls === 1) {
+          breaker.record({ ok: false, transient: true, error: { code: 'Unavailable', message: 'down' } });
+          return transient;
+        }
+        return { kind: 'complete' };
+      };
+      const outcome = policy.run(write, message(), log);
+      await new Promise((r) => setTimeout(r, 50));
+      // Held: no immediate retry against a database known to be down, no job, no defer.
+      expect(calls).toBe(1);
+      expect(breaker.stats().held).toBe(1);
+      breaker.record({ ok: true });
+      expect(await outcome).toEqual({ kind: 'complete' });
+      expect(calls).toBe(2);
+      expect(added).toEqual([]);
+      breaker.close();
+    });
+
+    it('defers a message held past the bound, as the retry tier would, and counts it', async () => {
+      const breaker = breakerOver();
+      breaker.record({ ok: false, transient: true, error: { code: 'Unavailable', message: 'down' } });
+      const { policy, added } = policyWith({ gate: breaker, holdMaxMs: 30 });
+      const outcome = await policy.run(writes(transient).write, message(), log);
+      expect(outcome).toMatchObject({ kind: 'defer' });
+      expect(added.map((a) => a.data.attempt)).toEqual([1]);
+      expect(breaker.stats().deferred).toBe(1);
+      breaker.close();
+    });
+
+    it('waits for the verdict on a run of failures before deferring: held once it opens, no attempt spent', async () => {
+      const breaker = breakerOver(5);
+      const down = { ok: false, transient: true, error: { code: 'Unavailable', message: 'down' } } as const;
+      const { policy, added } = policyWith({ gate: breaker });
+      let calls = 0;
+      const write = async (): Promise<Outcome> => {
+        calls++;
+        if (calls <= 3) {
+          breaker.record(down);
+          return transient;
+        }
+        return { kind: 'complete' };
+      };
+      const outcome = policy.run(write, message(), log);
+      await new Promise((r) => setTimeout(r, 50));
+      // Its three writes failed, the breaker counts 3 of 5: undecided, the message waits.
+      expect(calls).toBe(3);
+      breaker.record(down);
+      breaker.record(down);
+      expect(breaker.state).toBe('open');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(breaker.stats().held).toBe(1);
+      breaker.record({ ok: true });
+      expect(await outcome).toEqual({ kind: 'complete' });
+      expect(added).toEqual([]);
+      breaker.close();
+    });
+
+    it('defers as usual when the other writes go through: the failure is this message’s', async () => {
+      const breaker = breakerOver(5);
+      const { policy, added } = policyWith({ gate: breaker });
+      const write = async (): Promise<Outcome> => {
+        breaker.record({ ok: false, transient: true, error: { code: 'Deadlock', message: 'victim' } });
+        setTimeout(() => breaker.record({ ok: true }), 20);
+        return transient;
+      };
+      expect(await policy.run(write, message(), log)).toMatchObject({ kind: 'defer' });
+      expect(added).toHaveLength(1);
+      breaker.close();
+    });
+
+    it('retries at once as usual while it is closed', async () => {
+      const breaker = breakerOver(5);
+      const { policy } = policyWith({ gate: breaker });
+      const w = writes(transient, transient);
+      expect(await policy.run(w.write, message(), log)).toEqual({ kind: 'complete' });
+      expect(w.calls()).toBe(3);
+      breaker.close();
+    });
   });
 });

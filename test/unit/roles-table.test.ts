@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { grantCommand, grants } from '../../src/identity/roles.ts';
 
-// The roles table is the one source: the README shows it row for row (provision.sh is compared
+// The roles table is the one source: the README shows it row for row (provisioning is compared
 // with it in test/integration/provision.test.ts, the doctor reads it).
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 

@@ -87,6 +87,30 @@ describe('SQL error classification', () => {
     expect(toSqlError(e)).toBe(e);
   });
 
+  it('treats a login without a token as transient while the token endpoint is down, permanent when the identity is refused', () => {
+    // As tedious throws it: its EFEDAUTH error beside the credential's.
+    const noToken = (credential: object) =>
+      new AggregateError([
+        connectionError('EFEDAUTH', { message: 'Security token could not be authenticated or authorized.' }),
+        credential,
+      ]);
+    const down = Object.assign(new Error('endpoint answered 500'), {
+      name: 'AuthenticationError',
+      statusCode: 500,
+    });
+    const unreachable = Object.assign(new Error('connect ECONNREFUSED'), {
+      name: 'CredentialUnavailableError',
+    });
+    const refused = Object.assign(new Error('AADSTS700016: application not found'), {
+      name: 'AuthenticationError',
+      statusCode: 400,
+    });
+    expect(toSqlError(noToken(down))).toMatchObject({ code: 'Unavailable', transient: true });
+    expect(toSqlError(noToken(unreachable))).toMatchObject({ code: 'Unavailable', transient: true });
+    expect(toSqlError(noToken(refused))).toMatchObject({ code: 'LoginFailed', transient: false });
+    expect(toSqlError(noToken(refused)).message).toContain('AADSTS700016');
+  });
+
   it('recognises a login refused for an expired token', () => {
     const expired = toSqlError(
       connectionError('ELOGIN', {

@@ -1,9 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   createStatusLine,
   formatStatus,
   formatTotals,
   type PipelineStatus,
+  readStatus,
 } from '../../scripts/lib/status-line.ts';
 import { formatLogLine } from '../../src/log-format.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -62,7 +65,9 @@ const status = (patch: Partial<PipelineStatus>): PipelineStatus => ({
   completed: 0,
   deadLettered: 0,
   retrying: 0,
+  retried: 0,
   inFlight: 0,
+  pausedSeconds: 0,
   lagSumSeconds: 0,
   lagCount: 0,
   ...patch,
@@ -77,6 +82,7 @@ describe('the npm start status line', () => {
       completed: 1_290,
       deadLettered: 10,
       retrying: 2,
+      retried: 40,
       lagSumSeconds: 9 + 1_200 * 0.045,
       lagCount: 1_290,
     });
@@ -87,7 +93,45 @@ describe('the npm start status line', () => {
     expect(formatStatus(status({ at: 3_000 }), status({ at: 2_000 }))).toContain('0.0 msg/s  lag -');
   });
 
-  it('prints the totals of the run on exit', () => {
+  it('says the worker is paused while the database is unavailable, from the breaker gauges', async () => {
+    const exposition = [
+      'keyless_breaker_state{state="closed"} 0',
+      'keyless_breaker_state{state="half-open"} 0',
+      'keyless_breaker_state{state="open"} 1',
+      'keyless_breaker_open_seconds 12.4',
+    ].join('\n');
+    const server = createServer((_req, res) => res.end(exposition));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const now = await readStatus(`http://127.0.0.1:${port}/metrics`);
+      expect(formatStatus(now, undefined)).toContain('paused: database unavailable 12 s');
+      expect(formatStatus(status({}), undefined)).not.toContain('paused');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('reads "retrying" as the retries waiting now (the queue depth gauge), not the count so far', async () => {
+    const exposition = [
+      'keyless_messages_received_total 120',
+      'keyless_messages_abandoned_total 3',
+      'keyless_messages_deferred_total 9',
+      'keyless_retry_queue_depth 4',
+    ].join('\n');
+    const server = createServer((_req, res) => res.end(exposition));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const now = await readStatus(`http://127.0.0.1:${port}/metrics`);
+      expect(now).toMatchObject({ received: 120, retrying: 4, retried: 12 });
+      expect(formatStatus(now, undefined)).toContain('retrying 4');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('prints the totals of the run on exit, with how often a message was handed back for a retry', () => {
     expect(
       formatTotals(
         status({
@@ -95,13 +139,15 @@ describe('the npm start status line', () => {
           received: 1_050,
           completed: 1_000,
           deadLettered: 50,
+          retrying: 2,
+          retried: 7,
           lagSumSeconds: 150,
           lagCount: 1_000,
         }),
         1_000,
       ),
     ).toBe(
-      'totals: received 1,050, completed 1,000, dead-lettered 50, retrying 0 in 60.0 s, average lag 150 ms',
+      'totals over 60.0 s: received 1,050, completed 1,000, dead-lettered 50, deferred or abandoned 7, average lag 150 ms',
     );
   });
 

@@ -1,5 +1,5 @@
 import { orderPlacedHandler } from './placed.ts';
 import { orderStatusChangedHandler } from './status-changed.ts';
 
-/** The example domain's handlers: schema (for validation) and SQL write per event type. */
-export const orderHandlers = [orderPlacedHandler, orderStatusChangedHandler] as const;
+/** The example domain: orders placed and their status changes, into dbo.Orders and dbo.OrderLines. */
+export const orderHandlers = [orderPlacedHandler, orderStatusChangedHandler];

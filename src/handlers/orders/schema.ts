@@ -43,10 +43,13 @@ export const orderPlacedData = z
     }
   });
 
+/** The statuses a change can set (`placed` is the status of a new order). */
+export const orderStatuses = ['paid', 'shipped', 'cancelled'] as const;
+
 /** Data of `com.example.order.status-changed`. */
 export const orderStatusChangedData = z.object({
   orderId: z.uuid(),
-  status: z.enum(['paid', 'shipped', 'cancelled']),
+  status: z.enum(orderStatuses),
   /** Increases with every change of one order, so a late, older change is recognised and ignored. */
   version: sqlInt(1, 'expected a version >= 1'),
 });
@@ -57,7 +60,3 @@ export type OrderStatusChangedData = z.output<typeof orderStatusChangedData>;
 
 export const orderPlacedType = 'com.example.order.placed';
 export const orderStatusChangedType = 'com.example.order.status-changed';
-
-/** The example domain's event types with their data schemas; the SQL handlers add `write`. */
-export const orderPlaced = { type: orderPlacedType, schema: orderPlacedData } as const;
-export const orderStatusChanged = { type: orderStatusChangedType, schema: orderStatusChangedData } as const;

@@ -6,10 +6,10 @@ import type { Authority } from '../identity.ts';
 import { type BrokerContext, serveConnection } from './connection-handler.ts';
 import { createFaults } from './faults.ts';
 import { createManagementOperations } from './management.ts';
-import type { EntityCounts, EntityOptions, MessageSnapshot, SettleOutcome } from './model.ts';
+import type { Completion, EntityCounts, EntityOptions, MessageSnapshot, SettleOutcome } from './model.ts';
 import { Namespace } from './namespace.ts';
 
-export type { EntityCounts, EntityOptions, MessageSnapshot } from './model.ts';
+export type { Completion, EntityCounts, EntityOptions, MessageSnapshot } from './model.ts';
 
 export type ServiceBusStandInOptions = {
   authority: Authority;
@@ -39,6 +39,10 @@ export type ServiceBusStandIn = {
   messages(entityPath: string): MessageSnapshot[];
   /** Message ids completed on the entity, in order (a second completion of one id would show twice). */
   completedMessageIds(entityPath: string): readonly string[];
+  /** Completions on the entity, in order, each with the delivery that completed it (1: the first). */
+  completions(entityPath: string): readonly Completion[];
+  /** Defer dispositions the entity took, on the receive link or by update-disposition. */
+  deferrals(entityPath: string): number;
   /** Client connections currently open (0 once every client is closed). */
   openConnections(): number;
   /** Closes every client connection abruptly (socket destroyed, no AMQP close). */
@@ -130,6 +134,8 @@ export async function startServiceBusStandIn(options: ServiceBusStandInOptions):
     deadLetters: (path) => namespace.entity(path).deadLetterQueue?.snapshots() ?? [],
     messages: (path) => namespace.entity(path).snapshots(),
     completedMessageIds: (path) => namespace.entity(path).completedMessageIds(),
+    completions: (path) => namespace.entity(path).completions(),
+    deferrals: (path) => namespace.entity(path).deferrals(),
     openConnections: () => sockets.size,
     dropConnections() {
       for (const socket of sockets) socket.destroy();

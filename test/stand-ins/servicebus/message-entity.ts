@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Message } from 'rhea';
 import {
   BrokerFault,
+  type Completion,
   type EntityCounts,
   lockLost,
   type MessageSnapshot,
@@ -48,6 +49,8 @@ export class MessageEntity {
   #listeners = new Set<() => void>();
   #notifyQueued = false;
   #completed: string[] = [];
+  #completions: Completion[] = [];
+  #deferrals = 0;
 
   constructor(path: string, options: ResolvedEntityOptions, withDeadLetterQueue: boolean) {
     this.path = path;
@@ -201,6 +204,11 @@ export class MessageEntity {
       case 'complete':
         this.remove(stored);
         this.#completed.push(stored.messageId);
+        this.#completions.push({
+          messageId: stored.messageId,
+          sequenceNumber: stored.sequenceNumber,
+          deliveries: stored.deliveryCount + 1,
+        });
         return;
       case 'abandon':
         this.#returnAfterFailedDelivery(stored, outcome.properties);
@@ -209,6 +217,7 @@ export class MessageEntity {
         // Service Bus counts the delivery that ended in a defer: with MaxDeliveryCount 1 a defer
         // dead-letters the message (Azure/azure-service-bus#375).
         stored.deferred = true;
+        this.#deferrals += 1;
         this.#returnAfterFailedDelivery(stored, outcome.properties);
         return;
       case 'dead-letter':
@@ -305,6 +314,14 @@ export class MessageEntity {
 
   completedMessageIds(): readonly string[] {
     return this.#completed;
+  }
+
+  completions(): readonly Completion[] {
+    return this.#completions;
+  }
+
+  deferrals(): number {
+    return this.#deferrals;
   }
 
   close(): void {

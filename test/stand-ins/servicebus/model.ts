@@ -58,6 +58,12 @@ export type MessageSnapshot = {
   deadLetterSource?: string;
 };
 
+/**
+ * A completed message and which of its deliveries completed it: 1 is the first (the AMQP
+ * header.delivery_count it carried was 0); a defer, an abandon or a lost lock each add one.
+ */
+export type Completion = { messageId: string; sequenceNumber: number; deliveries: number };
+
 export type EntityCounts = {
   active: number;
   locked: number;

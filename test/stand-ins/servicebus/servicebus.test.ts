@@ -171,6 +171,31 @@ describe('Service Bus stand-in', () => {
     await receiver.deferMessage(again as ServiceBusReceivedMessage);
     expect(bus.counts(q)).toMatchObject({ deferred: 0, deadLettered: 1 });
     expect(bus.deadLetters(q)[0]?.reason).toBe('MaxDeliveryCountExceeded');
+    // Both defers count: the one on the receive link and the one by update-disposition.
+    expect(bus.deferrals(q)).toBe(2);
+  });
+
+  it('records which delivery completed each message and how many defers the entity took', async () => {
+    const q = queue();
+    const c = client();
+    await c.createSender(q).sendMessages([
+      { body: 'now', messageId: 'first-time' },
+      { body: 'later', messageId: 'after-defer' },
+    ]);
+    const receiver = c.createReceiver(q);
+    const received = await receiver.receiveMessages(2, { maxWaitTimeInMs: 5_000 });
+    const [now, later] = ['first-time', 'after-defer'].map((id) => received.find((m) => m.messageId === id));
+    if (!now || !later?.sequenceNumber) throw new Error('both messages expected');
+    await receiver.completeMessage(now);
+    await receiver.deferMessage(later);
+    const [again] = await receiver.receiveDeferredMessages(later.sequenceNumber);
+    await receiver.completeMessage(again as ServiceBusReceivedMessage);
+    expect(bus.completions(q).map(({ messageId, deliveries }) => ({ messageId, deliveries }))).toEqual([
+      { messageId: 'first-time', deliveries: 1 },
+      { messageId: 'after-defer', deliveries: 2 },
+    ]);
+    expect(bus.completions(q)[1]?.sequenceNumber).toBe(Number(later.sequenceNumber));
+    expect(bus.deferrals(q)).toBe(1);
   });
 
   it('keeps the lock of a long handler alive by automatic renewal', async () => {

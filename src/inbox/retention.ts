@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { createPeriodicTask, type StartContext } from '../lifecycle.ts';
+import { silentLogger } from '../logger.ts';
 import type { SqlClient } from '../sql/client.ts';
-import { statement } from '../sql/statements.ts';
+import { inboxStatement } from './inbox.ts';
 
 export type InboxRetentionOptions = {
   db: SqlClient;
@@ -20,6 +23,8 @@ export type InboxRetentionOptions = {
   holder?: string;
   /** @defaultValue no logging */
   logger?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  /** Whether the database is up (the breaker closed): while it is not, a pass does nothing. @defaultValue always */
+  databaseUp?: () => boolean;
 };
 
 export type RetentionPass = { held: boolean; deleted: number };
@@ -40,7 +45,8 @@ const leaseName = 'inbox-retention';
  * from the inbox no longer guards against a redelivery: retention must exceed the replay horizon.
  */
 export function createInboxRetention(options: InboxRetentionOptions): InboxRetention {
-  const { db, logger: log } = options;
+  const { db } = options;
+  const log = options.logger ?? silentLogger;
   const batch = options.batchSize ?? 500;
   const leaseMs = options.leaseMs ?? 60_000;
   const holder = options.holder ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
@@ -48,33 +54,33 @@ export function createInboxRetention(options: InboxRetentionOptions): InboxReten
     name: { type: 'nvarchar', value: leaseName },
     holder: { type: 'nvarchar', value: holder },
   } as const;
-  let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let running: Promise<RetentionPass> | undefined;
-  let closing: Promise<void> | undefined;
 
   const take = async (): Promise<boolean> =>
-    (await db.query(statement('take-lease'), { ...lease, leaseMs: { type: 'int', value: leaseMs } }))
+    (await db.query(inboxStatement('take-lease'), { ...lease, leaseMs: { type: 'int', value: leaseMs } }))
       .rowCount === 1;
 
   const pass = async (): Promise<RetentionPass> => {
     // 0 means keep forever: never a DELETE of everything processed before now.
-    if (options.retentionDays <= 0 || !(await take())) return { held: false, deleted: 0 };
+    if (options.retentionDays <= 0 || options.databaseUp?.() === false || !(await take())) {
+      return { held: false, deleted: 0 };
+    }
     let deleted = 0;
     try {
       for (;;) {
-        const { rowCount } = await db.query(statement('delete-inbox-expired'), {
+        const { rowCount } = await db.query(inboxStatement('delete-inbox-expired'), {
           batch: { type: 'int', value: batch },
           days: { type: 'int', value: options.retentionDays },
         });
         deleted += rowCount;
         // Renewing between batches keeps a second replica out while this one still deletes.
-        if (rowCount < batch || closed || !(await take())) break;
+        if (rowCount < batch || closed || options.databaseUp?.() === false || !(await take())) break;
       }
     } finally {
-      await db.query(statement('release-lease'), lease).catch(() => undefined);
+      await db.query(inboxStatement('release-lease'), lease).catch(() => undefined);
     }
-    if (deleted > 0) log?.info({ deleted, retentionDays: options.retentionDays }, 'inbox retention pass');
+    if (deleted > 0) log.info({ deleted, retentionDays: options.retentionDays }, 'inbox retention pass');
     return { held: true, deleted };
   };
 
@@ -85,30 +91,44 @@ export function createInboxRetention(options: InboxRetentionOptions): InboxReten
     return running;
   };
 
-  const schedule = (delayMs: number): void => {
-    if (closed) return;
-    timer = setTimeout(() => {
-      runOnce()
-        .catch((error: unknown) =>
-          log?.warn({ err: error }, 'inbox retention pass failed; next pass retries'),
-        )
-        .finally(() => schedule(options.intervalMs ?? 3_600_000));
-    }, delayMs);
-    timer.unref();
-  };
+  const task = createPeriodicTask({
+    name: 'inbox retention',
+    run: async () => {
+      await runOnce();
+    },
+    intervalMs: options.intervalMs ?? 3_600_000,
+    firstDelayMs: options.firstPassDelayMs ?? 30_000,
+    onError: (error) => log.warn({ err: error }, 'inbox retention pass failed; next pass retries'),
+    logger: log,
+  });
 
   return {
     start() {
-      if (options.retentionDays > 0 && !timer && !closed) schedule(options.firstPassDelayMs ?? 30_000);
+      if (options.retentionDays > 0) task.start();
     },
     runOnce,
-    close() {
-      closing ??= (async () => {
-        closed = true;
-        clearTimeout(timer);
-        await running?.catch(() => undefined);
-      })();
-      return closing;
+    async close() {
+      closed = true;
+      await task.close();
+      await running?.catch(() => undefined);
     },
   };
+}
+
+/** Inbox retention on this replica, when the retention is not 0 (keep forever). */
+export function startInboxRetention(
+  config: Config['inbox'],
+  db: SqlClient,
+  ctx: StartContext,
+  databaseUp?: () => boolean,
+): InboxRetention {
+  const retention = createInboxRetention({
+    db,
+    retentionDays: config.retentionDays,
+    ...(databaseUp ? { databaseUp } : {}),
+    logger: ctx.logger.child({ component: 'inbox-retention' }),
+  });
+  retention.start();
+  ctx.closer.add('inbox retention', () => retention.close());
+  return retention;
 }

@@ -1,9 +1,11 @@
 import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 import { z } from 'zod';
-import type { EventSchemas } from '../handlers/registry.ts';
-import type { CloudEvent } from '../pipeline/cloud-event.ts';
 import { datetimeOffset, nvarchar } from '../sql/column-bounds.ts';
+import type { CloudEvent } from './cloud-event.ts';
 import { describeIssues, formatPath, truncate } from './describe-issues.ts';
+
+/** Event type → data schema: what parsing validates `data` with. */
+export type EventSchemas = ReadonlyMap<string, z.ZodType>;
 
 /** NVARCHAR lengths of the dbo.Inbox columns the event's attributes are written to. */
 export const inboxColumns = { id: 128, type: 256, source: 1024 } as const;
@@ -17,6 +19,9 @@ export const cloudEventReceiverOptions = {
   skipParsingBodyAsJson: true,
   skipConvertingDate: true,
 } as const;
+
+/** An event to publish, or a message sent as is (tests and the publish script send invalid ones). */
+export type PublishItem = CloudEvent | { raw: ServiceBusMessage };
 
 /** How the CloudEvents AMQP binding carries an event: all in the body, or attributes in properties. */
 export type ContentMode = 'structured' | 'binary';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { CloudEvent } from '../pipeline/cloud-event.ts';
-import { type ContentMode, toServiceBusMessage } from './envelope.ts';
-import type { PublishItem } from './publisher.ts';
+import type { z } from 'zod';
+import type { CloudEvent } from './cloud-event.ts';
+import { type ContentMode, type PublishItem, toServiceBusMessage } from './envelope.ts';
 
 /** Ways a generated message is broken on purpose, each ending as its own dead-letter reason. */
 export type InvalidKind =
@@ -29,11 +29,30 @@ export function sampleEvent(type: string, data: unknown, source = '/keyless-work
   return { specversion: '1.0', id: randomUUID(), source, type, time: new Date().toISOString(), data };
 }
 
+/**
+ * Data the schema refuses, made from valid `data` of any event type: for `beyond-column` a text
+ * field far longer than a bounded column takes, else fields missing. The first candidate the
+ * schema refuses wins (without a schema, the first), so the kind does not depend on the domain.
+ */
+function refusedData(
+  data: unknown,
+  kind: 'ValidationFailed' | 'ValidationFailed:beyond-column',
+  schema?: z.ZodType,
+) {
+  const record = typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
+  const tooLong = Object.entries(record)
+    .filter(([, v]) => typeof v === 'string')
+    .map(([k]) => ({ ...record, [k]: 'x'.repeat(5_000) }));
+  const candidates = kind === 'ValidationFailed' ? [{}, null] : [...tooLong, {}];
+  return candidates.find((c) => schema?.safeParse(c).success === false) ?? candidates[0];
+}
+
 /** A message that carries `event` broken as `kind`; its MessageId is still the event id. */
 export function brokenMessage(
   event: CloudEvent,
   kind: InvalidKind,
   mode: ContentMode = 'structured',
+  schema?: z.ZodType,
 ): PublishItem {
   switch (kind) {
     case 'InvalidJson': {
@@ -49,14 +68,9 @@ export function brokenMessage(
     case 'UnknownType':
       return { ...event, type: `${event.type}.unknown` };
     case 'ValidationFailed':
-      return { ...event, data: { ...(event.data as object), orderId: 'not-a-uuid' } };
-    case 'ValidationFailed:beyond-column': {
-      // A value the column would cut (NVARCHAR(128)) or could not hold (INT): refused, never stored altered.
-      const data = event.data as Record<string, unknown>;
-      return 'customerId' in data
-        ? { ...event, data: { ...data, customerId: 'c'.repeat(500) } }
-        : { ...event, data: { ...data, version: 2 ** 31 } };
-    }
+    case 'ValidationFailed:beyond-column':
+      // A value the column would cut is refused, never stored altered.
+      return { ...event, data: refusedData(event.data, kind, schema) };
   }
 }
 
@@ -66,6 +80,8 @@ export type GenerateOptions = {
   types: readonly string[];
   /** Valid data for a type and a running number. */
   dataFor: (type: string, n: number) => unknown;
+  /** Each type's data schema, to break valid data in a way it refuses. @defaultValue none */
+  schemas?: ReadonlyMap<string, z.ZodType>;
   /** Share of messages broken on purpose, spread evenly, kinds in turn. @defaultValue 0 */
   invalidShare?: number;
   /** @defaultValue 'structured' */
@@ -90,6 +106,6 @@ export function* generatePublishItems(options: GenerateOptions): Generator<Publi
     const kind = invalidKinds[broken % invalidKinds.length] ?? 'InvalidJson';
     broken++;
     options.onInvalid?.(event.id, kind);
-    yield brokenMessage(event, kind, options.mode);
+    yield brokenMessage(event, kind, options.mode, options.schemas?.get(type));
   }
 }

@@ -1,7 +1,10 @@
--- The example orders domain and the inbox that makes every message's effect happen once.
+-- The example orders domain's tables. A domain's migrations are numbered from 0100 in the same
+-- sequence as the product's (below 0100), each applied once. The guards: databases migrated before
+-- the domain had a folder of its own got these tables from migration 0001.
 
 -- One row per order. A status change may arrive before the order is placed, so the placed fields
 -- are nullable and filled when `placed` arrives; StatusVersion only ever grows.
+IF OBJECT_ID(N'dbo.Orders', N'U') IS NULL
 CREATE TABLE dbo.Orders (
   OrderId UNIQUEIDENTIFIER NOT NULL CONSTRAINT PK_Orders PRIMARY KEY CLUSTERED,
   CustomerId NVARCHAR(128) NULL,
@@ -15,7 +18,7 @@ CREATE TABLE dbo.Orders (
   CONSTRAINT CK_Orders_Status CHECK (Status IN (N'placed', N'paid', N'shipped', N'cancelled')),
   CONSTRAINT CK_Orders_StatusVersion CHECK (StatusVersion >= 0)
 );
-
+IF OBJECT_ID(N'dbo.OrderLines', N'U') IS NULL
 CREATE TABLE dbo.OrderLines (
   OrderId UNIQUEIDENTIFIER NOT NULL CONSTRAINT FK_OrderLines_Orders REFERENCES dbo.Orders (OrderId),
   LineNumber INT NOT NULL,
@@ -23,15 +26,4 @@ CREATE TABLE dbo.OrderLines (
   Quantity INT NOT NULL CONSTRAINT CK_OrderLines_Quantity CHECK (Quantity > 0),
   UnitPrice DECIMAL(19, 2) NOT NULL,
   CONSTRAINT PK_OrderLines PRIMARY KEY CLUSTERED (OrderId, LineNumber)
-);
-
--- Every message id whose effect is committed, with what is needed to replay the event later.
-CREATE TABLE dbo.Inbox (
-  MessageId NVARCHAR(128) NOT NULL CONSTRAINT PK_Inbox PRIMARY KEY CLUSTERED,
-  Type NVARCHAR(256) NOT NULL,
-  Source NVARCHAR(1024) NOT NULL,
-  EventTime DATETIMEOFFSET(7) NULL,
-  ReceivedAt DATETIME2(7) NOT NULL,
-  ProcessedAt DATETIME2(7) NOT NULL,
-  Payload NVARCHAR(MAX) NOT NULL
 );

@@ -21,6 +21,9 @@ export const metricNames = {
   deferred: 'keyless_messages_deferred_total',
   retried: 'keyless_messages_retried_total',
   retryQueueDepth: 'keyless_retry_queue_depth',
+  breakerState: 'keyless_breaker_state',
+  breakerTransitions: 'keyless_breaker_transitions_total',
+  breakerOpenSeconds: 'keyless_breaker_open_seconds',
 } as const;
 
 type InstrumentOptions<L extends string> = { labelNames?: readonly L[] };

@@ -3,6 +3,7 @@ import type { TokenObserver } from '../identity/observed-credential.ts';
 import type { SqlWriterObserver } from '../pipeline/sql-writer.ts';
 import type { RetryWorkerObserver } from '../retry/retry-worker.ts';
 import type { ConsumerObserver } from '../servicebus/consumer-options.ts';
+import type { MessageObserver } from '../servicebus/message-path.ts';
 import { type Metrics, metricNames as n } from './metrics.ts';
 
 /** Seconds; from a few ms of batching to minutes of backlog or retry. */
@@ -12,47 +13,25 @@ const sizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000];
 
 const enqueuedAt = (m: ServiceBusReceivedMessage): number | undefined => m.enqueuedTimeUtc?.getTime();
 
-/** The totals both the consumer and the retry worker settle into: one instrument each. */
-const settledCounters = (metrics: Metrics) => ({
-  completed: metrics.counter(n.completed, 'Messages completed after their effect was committed.'),
-  deadLettered: metrics.counter(n.deadLettered, 'Messages dead-lettered, by dead-letter reason.', {
-    labelNames: ['reason'],
-  }),
-});
-
-const deferredCounter = (metrics: Metrics) =>
-  metrics.counter(n.deferred, 'Messages deferred in Service Bus while their BullMQ retry job waits.');
-
 /**
- * The retry worker's instruments: each delayed attempt by result. A message it completes or
- * dead-letters counts in the same totals as one the consumer settles.
+ * What happened to each message, whichever source brought it (the receive link or a retry job):
+ * one instrument per outcome, and the delayed attempts by result. The one place outcomes are counted.
  */
-export function retryMetrics(metrics: Metrics): RetryWorkerObserver {
-  const retried = metrics.counter(n.retried, 'Delayed retry attempts the retry worker ran, by result.', {
-    labelNames: ['result'],
-  });
-  const { completed, deadLettered } = settledCounters(metrics);
-  const deferred = deferredCounter(metrics);
-  return {
-    settled(outcome) {
-      retried.inc({ result: outcome === 'gone' ? 'gone' : outcome.kind });
-      if (outcome === 'gone') return;
-      if (outcome.kind === 'complete') completed.inc();
-      else if (outcome.kind === 'deadLetter') deadLettered.inc({ reason: outcome.reason });
-      else if (outcome.kind === 'defer') deferred.inc();
-    },
-  };
-}
-
-/** The consumer's instruments: what happened to each message and to the receiver. */
-export function consumerMetrics(metrics: Metrics, now: () => number = Date.now): ConsumerObserver {
+export function messageMetrics(metrics: Metrics, now: () => number = Date.now): MessageObserver {
   const received = metrics.counter(n.received, 'Messages received from Service Bus (peek-lock).');
-  const { completed, deadLettered } = settledCounters(metrics);
+  const completed = metrics.counter(n.completed, 'Messages completed after their effect was committed.');
+  const deadLettered = metrics.counter(n.deadLettered, 'Messages dead-lettered, by dead-letter reason.', {
+    labelNames: ['reason'],
+  });
   const abandoned = metrics.counter(
     n.abandoned,
     'Messages abandoned back to Service Bus for redelivery (transient failure or shutdown).',
   );
-  const deferred = deferredCounter(metrics);
+  const deferred = metrics.counter(
+    n.deferred,
+    'Messages deferred in Service Bus while their BullMQ retry job waits.',
+  );
+  const retried = retriedCounter(metrics);
   const settleFailures = metrics.counter(
     n.settleFailures,
     'Settlements that failed; the message is redelivered when its lock expires. By outcome and Service Bus code.',
@@ -66,57 +45,78 @@ export function consumerMetrics(metrics: Metrics, now: () => number = Date.now):
     n.lockRenewedMessages,
     'Messages whose lock was renewed at least once before settlement.',
   );
-  // The consumer renews locks and tells only of failures; a renewal shows as a later lockedUntilUtc.
-  const lockedUntil = new WeakMap<ServiceBusReceivedMessage, number>();
   const renewalFailures = metrics.counter(
     n.lockRenewalFailures,
     'Lock renewals that failed (the lock was lost).',
   );
-  const receiveErrors = metrics.counter(
-    n.receiveErrors,
-    'Errors the Service Bus SDK reported while receiving, by error source.',
-    { labelNames: ['source'] },
-  );
-  const restarts = metrics.counter(n.receiverRestarts, 'Receivers replaced by the watchdog after a stall.');
+  const receiveErrors = receiveErrorCounter(metrics);
+  // Renewals tell only of failures; a renewal shows as a later lockedUntilUtc at settlement.
+  const lockedUntil = new WeakMap<ServiceBusReceivedMessage, number>();
   const lag = metrics.histogram(
     n.lag,
     'Seconds from enqueue in Service Bus to the commit of the message’s effect in SQL.',
     { buckets: lagBuckets },
   );
   return {
-    received(message) {
-      received.inc();
+    received(message, source) {
+      if (source === 'receive') received.inc();
       const until = message.lockedUntilUtc?.getTime();
       if (until !== undefined) lockedUntil.set(message, until);
       return undefined;
-    },
-    settling(message) {
-      const first = lockedUntil.get(message);
-      const now = message.lockedUntilUtc?.getTime();
-      if (first !== undefined && now !== undefined && now > first) renewed.inc();
-      lockedUntil.delete(message);
     },
     decided(message, outcome) {
       const at = enqueuedAt(message);
       if (outcome.kind === 'complete' && at !== undefined) lag.observe(Math.max(0, (now() - at) / 1000));
     },
-    settled(report, outcome) {
+    settling(message) {
+      const first = lockedUntil.get(message);
+      const until = message.lockedUntilUtc?.getTime();
+      if (first !== undefined && until !== undefined && until > first) renewed.inc();
+      lockedUntil.delete(message);
+    },
+    settled(report, outcome, _message, source) {
       if (!report.settled) {
         settleFailures.inc({ outcome: report.outcome, code: report.errorCode ?? 'unknown' });
         if (report.errorCode === 'MessageLockLost') lockLosses.inc();
         return;
       }
+      if (source === 'retry') retried.inc({ result: outcome.kind });
       if (outcome.kind === 'complete') completed.inc();
       else if (outcome.kind === 'deadLetter') deadLettered.inc({ reason: outcome.reason });
       else if (outcome.kind === 'abandon') abandoned.inc();
       else deferred.inc();
     },
-    receiveError(source) {
-      receiveErrors.inc({ source });
-      if (source === 'renewLock') renewalFailures.inc();
+    renewalFailed() {
+      receiveErrors.inc({ source: 'renewLock' });
+      renewalFailures.inc();
     },
+  };
+}
+
+const retriedCounter = (metrics: Metrics) =>
+  metrics.counter(n.retried, 'Delayed retry attempts the retry worker ran, by result.', {
+    labelNames: ['result'],
+  });
+
+const receiveErrorCounter = (metrics: Metrics) =>
+  metrics.counter(n.receiveErrors, 'Errors the Service Bus SDK reported while receiving, by error source.', {
+    labelNames: ['source'],
+  });
+
+/** The receive link's instruments: SDK errors and watchdog restarts. */
+export function receiverMetrics(metrics: Metrics): ConsumerObserver {
+  const receiveErrors = receiveErrorCounter(metrics);
+  const restarts = metrics.counter(n.receiverRestarts, 'Receivers replaced by the watchdog after a stall.');
+  return {
+    receiveError: (source) => receiveErrors.inc({ source }),
     receiverRestarted: () => restarts.inc(),
   };
+}
+
+/** Retry jobs that found their message settled already: counted with the attempts, as `gone`. */
+export function retryMetrics(metrics: Metrics): RetryWorkerObserver {
+  const retried = retriedCounter(metrics);
+  return { gone: () => retried.inc({ result: 'gone' }) };
 }
 
 /** The SQL writer's instruments: batch sizes and transaction latency. */
