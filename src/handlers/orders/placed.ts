@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { defineHandler } from '../handler.ts';
-import { fromCents, toCents } from './money.ts';
+import { fromCents, totalCents } from './money.ts';
 import { type OrderPlacedData, orderPlacedData, orderPlacedType } from './schema.ts';
 
 const currencies = ['EUR', 'USD', 'GBP', 'CHF'] as const;
@@ -43,7 +43,7 @@ export const orderPlacedHandler = defineHandler({
       customerId: d.customerId,
       currency: d.currency,
       placedAt: d.placedAt,
-      total: fromCents(d.lines.reduce((sum, l) => sum + BigInt(l.quantity) * toCents(l.unitPrice), 0n)),
+      total: fromCents(totalCents(d.lines)),
     }));
     const lines = [...byOrder.values()].flatMap((d) =>
       d.lines.map((l, i) => ({
@@ -55,8 +55,8 @@ export const orderPlacedHandler = defineHandler({
       })),
     );
     const ordersParam = { orders: { type: 'nvarchar', value: JSON.stringify(orders) } } as const;
-    await tx.query(sql('update-orders-placed'), ordersParam);
-    await tx.query(sql('insert-orders-placed'), ordersParam);
+    // One request for both statements: the orders' JSON crosses the wire once.
+    await tx.query(`${sql('update-orders-placed')}\n${sql('insert-orders-placed')}`, ordersParam);
     await tx.query(sql('insert-order-lines'), { lines: { type: 'nvarchar', value: JSON.stringify(lines) } });
   },
 });

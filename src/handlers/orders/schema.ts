@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { datetimeOffset, decimal, nvarchar, sqlInt } from '../../sql/column-bounds.ts';
-import { fromCents, toCents } from './money.ts';
+import { fromCents, totalCents } from './money.ts';
 
 /** ISO 4217 alphabetic code: the shape only, so a newly issued currency needs no release. */
 const currency = z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code: 3 upper-case letters');
@@ -32,7 +32,7 @@ export const orderPlacedData = z
     // Only well-formed lines have a total; their own issues are reported already.
     if (ctx.issues.length > 0) return;
     const lines = ctx.value.lines;
-    const total = lines.reduce((sum, l) => sum + BigInt(l.quantity) * toCents(l.unitPrice), 0n);
+    const total = totalCents(lines);
     if (total > maxTotalCents) {
       ctx.issues.push({
         code: 'custom',
