@@ -1,14 +1,11 @@
 import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
-import { z } from 'zod';
-import { datetimeOffset, nvarchar } from '../sql/column-bounds.ts';
+import type { z } from 'zod';
+import { attributesSchema, quickAttributes, traceparentPattern } from './attributes.ts';
 import type { CloudEvent } from './cloud-event.ts';
 import { describeIssues, formatPath, truncate } from './describe-issues.ts';
 
 /** Event type → data schema: what parsing validates `data` with. */
 export type EventSchemas = ReadonlyMap<string, z.ZodType>;
-
-/** NVARCHAR lengths of the dbo.Inbox columns the event's attributes are written to. */
-export const inboxColumns = { id: 128, type: 256, source: 1024 } as const;
 
 /**
  * Options every receiver of CloudEvents needs. With `skipConvertingDate` the SDK hands an AMQP
@@ -46,27 +43,6 @@ export const attributePrefix = 'cloudEvents:';
 // Earlier revisions of the binding also allowed `cloudEvents_` (JMS-safe names); accept it on input.
 const legacyPrefix = 'cloudEvents_';
 
-const traceparentPattern = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-const absoluteUri = /^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$/;
-
-const text = (what: string) => z.string(`expected ${what}`).min(1, `expected ${what}`);
-// id, type, source and time are stored in dbo.Inbox: bounded by its columns (invariant 6).
-const column = (n: number, what: string) => nvarchar(n, what).min(1, `expected ${what}`);
-
-const attributesSchema = z.object({
-  specversion: z.literal('1.0', 'expected "1.0"'),
-  id: column(inboxColumns.id, 'a non-empty string'),
-  source: column(inboxColumns.source, 'a non-empty URI-reference'),
-  type: column(inboxColumns.type, 'a non-empty string'),
-  time: datetimeOffset(7, 'expected an RFC 3339 timestamp, or an AMQP timestamp in binary mode').optional(),
-  subject: text('a non-empty string').optional(),
-  datacontenttype: text('a media type').optional(),
-  dataschema: z.string().regex(absoluteUri, 'expected an absolute URI').optional(),
-  // A malformed trace context must not cost the message: W3C Trace Context says ignore it.
-  traceparent: z.string().regex(traceparentPattern).optional().catch(undefined),
-});
-
-type Attributes = z.output<typeof attributesSchema>;
 type Step<T> = { ok: true; value: T } | { ok: false; reason: EnvelopeFailureReason; description: string };
 
 const fail = (reason: EnvelopeFailureReason, description: string) =>
@@ -74,8 +50,16 @@ const fail = (reason: EnvelopeFailureReason, description: string) =>
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-const mediaType = (contentType: string | undefined): string | undefined =>
-  contentType?.split(';')[0]?.trim().toLowerCase() || undefined;
+// Publishers send the same content type on every message: one entry saves its parse each time.
+let lastContentType: string | undefined;
+let lastMedia: string | undefined;
+const mediaType = (contentType: string | undefined): string | undefined => {
+  if (contentType !== lastContentType) {
+    lastContentType = contentType;
+    lastMedia = contentType?.split(';')[0]?.trim().toLowerCase() || undefined;
+  }
+  return lastMedia;
+};
 
 const isJsonMedia = (media: string | undefined): boolean =>
   media === undefined || media === 'application/json' || media === 'text/json' || media.endsWith('+json');
@@ -236,15 +220,18 @@ export function parseCloudEvent(
   if (!extracted.ok) return extracted;
   const { raw } = extracted.value;
 
-  const parsed = attributesSchema.safeParse(raw);
-  if (!parsed.success) {
-    const name = (path: readonly PropertyKey[]) =>
-      mode === 'structured'
-        ? `envelope field "${formatPath(path)}"`
-        : `application property "${attributePrefix}${formatPath(path)}"`;
-    return fail('InvalidEnvelope', describeIssues(parsed.error, raw, name));
+  let attributes = quickAttributes(raw);
+  if (!attributes) {
+    const parsed = attributesSchema.safeParse(raw);
+    if (!parsed.success) {
+      const name = (path: readonly PropertyKey[]) =>
+        mode === 'structured'
+          ? `envelope field "${formatPath(path)}"`
+          : `application property "${attributePrefix}${formatPath(path)}"`;
+      return fail('InvalidEnvelope', describeIssues(parsed.error, raw, name));
+    }
+    attributes = parsed.data;
   }
-  const attributes: Attributes = parsed.data;
 
   if (message.messageId === undefined || message.messageId === null || message.messageId === '') {
     return fail('InvalidEnvelope', `MessageId is missing; it must equal the event id "${attributes.id}"`);
@@ -270,18 +257,19 @@ export function parseCloudEvent(
   }
 
   const traceparent = attributes.traceparent ?? traceFromProperties(message);
-  const event: CloudEvent = {
+  // Built in place, attribute by attribute (the order its inbox payload keeps): one object a message.
+  const event = {
     specversion: attributes.specversion,
     id: attributes.id,
     source: attributes.source,
     type: attributes.type,
-    ...(attributes.time !== undefined && { time: attributes.time }),
-    ...(attributes.subject !== undefined && { subject: attributes.subject }),
-    ...(attributes.datacontenttype !== undefined && { datacontenttype: attributes.datacontenttype }),
-    ...(attributes.dataschema !== undefined && { dataschema: attributes.dataschema }),
-    ...(traceparent !== undefined && { traceparent }),
-    data: data.data,
-  };
+  } as CloudEvent;
+  if (attributes.time !== undefined) event.time = attributes.time;
+  if (attributes.subject !== undefined) event.subject = attributes.subject;
+  if (attributes.datacontenttype !== undefined) event.datacontenttype = attributes.datacontenttype;
+  if (attributes.dataschema !== undefined) event.dataschema = attributes.dataschema;
+  if (traceparent !== undefined) event.traceparent = traceparent;
+  event.data = data.data;
   return { ok: true, event, mode };
 }
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { attributesSchema, quickAttributes } from '../../src/cloudevents/attributes.ts';
 import type { CloudEvent } from '../../src/cloudevents/cloud-event.ts';
 import {
   type ContentMode,
@@ -183,4 +184,43 @@ describe('the envelope parser on arbitrary input', () => {
       );
     },
   );
+});
+
+describe('the quick read of an envelope’s attributes', () => {
+  const attributeValue = fc.oneof(
+    amqpValue,
+    fc.constantFrom('1.0', '', 'x'.repeat(128), 'x'.repeat(129), '😀'.repeat(64), '😀'.repeat(65)),
+    fc.constantFrom('2025-03-01T10:15:00Z', '2025-02-30T10:15:00Z', '2025-03-01T10:15:00.12345678Z'),
+    fc.constantFrom('0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59-01:00', '2025-03-01T10:15:00+15:00'),
+    fc.constantFrom('https://example.com/s', 'not a uri', `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`),
+  );
+  const raw = fc.dictionary(
+    fc.constantFrom(...attributeNames.filter((n) => n !== 'data'), 'x'),
+    attributeValue,
+    {
+      maxKeys: 10,
+    },
+  );
+
+  it('accepts exactly what the schema accepts, with the same attributes', () => {
+    fc.assert(
+      fc.property(raw, (r) => {
+        const quick = quickAttributes(r);
+        const full = attributesSchema.safeParse(r);
+        // The quick read may leave a valid envelope to the schema, never accept an invalid one.
+        if (quick) expect(full).toEqual({ success: true, data: quick });
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('reads every valid envelope of the generators itself', () => {
+    fc.assert(
+      fc.property(validEvent, (event) => {
+        const { data: _, ...attributes } = event as CloudEvent & Record<string, unknown>;
+        expect(quickAttributes(attributes)).toEqual(attributesSchema.parse(attributes));
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
