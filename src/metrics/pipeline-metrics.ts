@@ -50,29 +50,22 @@ export function messageMetrics(metrics: Metrics, now: () => number = Date.now): 
     'Lock renewals that failed (the lock was lost).',
   );
   const receiveErrors = receiveErrorCounter(metrics);
-  // Renewals tell only of failures; a renewal shows as a later lockedUntilUtc at settlement.
-  const lockedUntil = new WeakMap<ServiceBusReceivedMessage, number>();
   const lag = metrics.histogram(
     n.lag,
     'Seconds from enqueue in Service Bus to the commit of the message’s effect in SQL.',
     { buckets: lagBuckets },
   );
   return {
-    received(message, source) {
+    received(_message, source) {
       if (source === 'receive') received.inc();
-      const until = message.lockedUntilUtc?.getTime();
-      if (until !== undefined) lockedUntil.set(message, until);
       return undefined;
     },
     decided(message, outcome) {
       const at = enqueuedAt(message);
       if (outcome.kind === 'complete' && at !== undefined) lag.observe(Math.max(0, (now() - at) / 1000));
     },
-    settling(message) {
-      const first = lockedUntil.get(message);
-      const until = message.lockedUntilUtc?.getTime();
-      if (first !== undefined && until !== undefined && until > first) renewed.inc();
-      lockedUntil.delete(message);
+    settling(_message, _outcome, _source, lockRenewed) {
+      if (lockRenewed) renewed.inc();
     },
     settled(report, outcome, _message, source) {
       if (!report.settled) {

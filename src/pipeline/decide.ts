@@ -2,7 +2,6 @@ import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import type { CloudEvent } from '../cloudevents/cloud-event.ts';
 import { type EventSchemas, type ParseOptions, parseCloudEvent } from '../cloudevents/envelope.ts';
-import { lazyChild } from '../logger.ts';
 import type { Outcome } from './outcome.ts';
 
 /** What `handle` gets besides the event. */
@@ -82,18 +81,24 @@ export function decide(
   }
   const { signal } = options;
   if (signal.aborted) return Promise.resolve({ outcome: shutdownAbandon(), stage: 'write' });
-  const eventLog = lazyChild(log, () => ({ eventType: parsed.event.type }));
+  const { event } = parsed;
   return new Promise<Decision>((resolve) => {
     const stopWaiting = whenAborted(signal, () => resolve({ outcome: shutdownAbandon(), stage: 'write' }));
-    Promise.resolve()
-      .then(() => options.handle(parsed.event, { logger: eventLog, signal, message }))
-      .catch((error: unknown): Outcome => {
-        eventLog.warn({ stage: 'write', err: error }, 'handle() threw; abandoning the message');
-        return { kind: 'abandon', error };
-      })
-      .then((outcome) => {
-        stopWaiting();
-        resolve({ outcome, stage: 'write' });
-      });
+    const done = (outcome: Outcome): void => {
+      stopWaiting();
+      resolve({ outcome, stage: 'write' });
+    };
+    const threw = (error: unknown): void => {
+      log.warn(
+        { stage: 'write', eventType: event.type, err: error },
+        'handle() threw; abandoning the message',
+      );
+      done({ kind: 'abandon', error });
+    };
+    try {
+      options.handle(event, { logger: log, signal, message }).then(done, threw);
+    } catch (error: unknown) {
+      threw(error);
+    }
   });
 }

@@ -6,7 +6,7 @@ import { lazyChild } from '../logger.ts';
 import { type Decision, decide, type Handle } from '../pipeline/decide.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
 import { serviceBusCode } from './errors.ts';
-import { keepLocked } from './lock-renewal.ts';
+import { createLockKeeper } from './lock-renewal.ts';
 import { describeError, type SettlementReport, type SettlingReceiver, settle } from './settle.ts';
 
 /** Where a message came from: the receive link (a first delivery or a redelivery), or a retry job. */
@@ -22,7 +22,13 @@ export type MessageObserver = {
   ): Record<string, string> | undefined;
   /** A valid event's outcome is decided (its effect committed when `complete`), before settlement. */
   decided?(message: ServiceBusReceivedMessage, outcome: Outcome, source: MessageSource): void;
-  settling?(message: ServiceBusReceivedMessage, outcome: Outcome, source: MessageSource): void;
+  /** `renewed`: its lock was renewed at least once while it was handled. */
+  settling?(
+    message: ServiceBusReceivedMessage,
+    outcome: Outcome,
+    source: MessageSource,
+    renewed: boolean,
+  ): void;
   settled?(
     report: SettlementReport,
     outcome: Outcome,
@@ -105,26 +111,51 @@ const zero = (): PathCounts => ({
 export function createMessagePath(options: MessagePathOptions): MessagePath {
   const { logger, schemas, handle } = options;
   const now = options.now ?? Date.now;
-  const lockRenewalMaxMs = options.lockRenewalMaxMs ?? defaults.lockRenewalMaxMs;
+  const locks = createLockKeeper({ maxMs: options.lockRenewalMaxMs ?? defaults.lockRenewalMaxMs, now });
   const settleTimeoutMs = options.settleTimeoutMs ?? defaults.settleTimeoutMs;
   const counts: Record<MessageSource, PathCounts> = { receive: zero(), retry: zero() };
   const observer = options.observer ?? {};
-  const guarded =
-    <A extends unknown[], R>(hook: string, fn: ((...args: A) => R) | undefined) =>
-    (...args: A): R | undefined => {
+  // Metrics and traces must never change what happens to a message: a hook that throws is logged.
+  // Each hook has its own wrapper, with fixed parameters: nothing is allocated per call.
+  const failed = (hook: string, error: unknown) =>
+    logger.warn({ err: error, hook }, 'message observer failed');
+  const observe: Required<MessageObserver> = {
+    received(message, source, fields) {
       try {
-        return fn?.(...args);
+        return observer.received?.(message, source, fields);
       } catch (error: unknown) {
-        logger.warn({ err: error, hook }, 'message observer failed');
+        failed('received', error);
         return undefined;
       }
-    };
-  const observe = {
-    received: guarded('received', observer.received?.bind(observer)),
-    decided: guarded('decided', observer.decided?.bind(observer)),
-    settling: guarded('settling', observer.settling?.bind(observer)),
-    settled: guarded('settled', observer.settled?.bind(observer)),
-    renewalFailed: guarded('renewalFailed', observer.renewalFailed?.bind(observer)),
+    },
+    decided(message, outcome, source) {
+      try {
+        observer.decided?.(message, outcome, source);
+      } catch (error: unknown) {
+        failed('decided', error);
+      }
+    },
+    settling(message, outcome, source, renewed) {
+      try {
+        observer.settling?.(message, outcome, source, renewed);
+      } catch (error: unknown) {
+        failed('settling', error);
+      }
+    },
+    settled(report, outcome, message, source) {
+      try {
+        observer.settled?.(report, outcome, message, source);
+      } catch (error: unknown) {
+        failed('settled', error);
+      }
+    },
+    renewalFailed(code, source) {
+      try {
+        observer.renewalFailed?.(code, source);
+      } catch (error: unknown) {
+        failed('renewalFailed', error);
+      }
+    },
   };
 
   const count = (c: PathCounts, report: SettlementReport): void => {
@@ -159,14 +190,10 @@ export function createMessagePath(options: MessagePathOptions): MessagePath {
         ...o.fields,
         ...traced,
       }));
-      const stopRenewal = keepLocked(from, message, {
-        maxMs: lockRenewalMaxMs,
-        onError: (error) => {
-          const code = serviceBusCode(error);
-          log.warn({ stage: 'renewLock', code, err: error }, 'renewing the lock failed');
-          observe.renewalFailed(code, o.source);
-        },
-        now,
+      const lock = locks.hold(from, message, (error) => {
+        const code = serviceBusCode(error);
+        log.warn({ stage: 'renewLock', code, err: error }, 'renewing the lock failed');
+        observe.renewalFailed(code, o.source);
       });
       let decision = o.decided;
       if (!decision) {
@@ -181,8 +208,8 @@ export function createMessagePath(options: MessagePathOptions): MessagePath {
       }
       const { outcome } = decision;
       // As the SDK does: no renewal races the settlement, and after a failed one the lock lapses.
-      stopRenewal();
-      observe.settling(message, outcome, o.source);
+      lock.release();
+      observe.settling(message, outcome, o.source, lock.renewed);
       const report = await settle(from, message, outcome, log, settleTimeoutMs);
       count(c, report);
       observe.settled(report, outcome, message, o.source);
@@ -196,6 +223,7 @@ export function createMessagePath(options: MessagePathOptions): MessagePath {
 /** One observer that calls each of `observers` in turn; the fields `received` returns are merged. */
 export function combineMessageObservers(...observers: (MessageObserver | undefined)[]): MessageObserver {
   const all = observers.filter((o): o is MessageObserver => o !== undefined);
+  if (all.length === 1) return all[0] as MessageObserver;
   return {
     received(message, source, extra) {
       let fields: Record<string, string> | undefined;

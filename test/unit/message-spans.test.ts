@@ -28,7 +28,7 @@ describe('message spans', () => {
     const { tracing, message, named } = setup();
     const defer = { kind: 'defer', error: new Error('SQL unavailable') } as const;
     tracing.observer.received?.(message, 'receive');
-    tracing.observer.settling?.(message, defer, 'receive');
+    tracing.observer.settling?.(message, defer, 'receive', false);
     tracing.observer.settled?.(
       { messageId: 'm-1', sequenceNumber: '7', outcome: 'defer', settled: true },
       defer,
@@ -39,7 +39,7 @@ describe('message spans', () => {
     const again = { ...message, deliveryCount: 2 } as ServiceBusReceivedMessage;
     const complete = { kind: 'complete' } as const;
     tracing.observer.received?.(again, 'retry', { attempt: 2 });
-    tracing.observer.settling?.(again, complete, 'retry');
+    tracing.observer.settling?.(again, complete, 'retry', false);
     tracing.observer.settled?.(
       { messageId: 'm-1', sequenceNumber: '7', outcome: 'complete', settled: true },
       complete,
@@ -60,7 +60,7 @@ describe('message spans', () => {
     const { tracing, message, named } = setup();
     tracing.observer.received?.(message, 'receive');
     const outcome = { kind: 'deadLetter', reason: 'ValidationFailed', description: 'bad' } as const;
-    tracing.observer.settling?.(message, outcome, 'receive');
+    tracing.observer.settling?.(message, outcome, 'receive', false);
     tracing.observer.settled?.(
       {
         messageId: 'm-1',
@@ -87,7 +87,7 @@ describe('message spans', () => {
       }),
     ).rejects.toThrow('connection lost');
     const abandon = { kind: 'abandon', error: new Error('connection lost') } as const;
-    tracing.observer.settling?.(message, abandon, 'receive');
+    tracing.observer.settling?.(message, abandon, 'receive', false);
     tracing.observer.settled?.(
       { messageId: 'm-1', sequenceNumber: '7', outcome: 'abandon', settled: true },
       abandon,

@@ -57,9 +57,9 @@ describe('pipeline metrics', () => {
     const consumer = createTestConsumer({
       client: bus.client,
       entity: { queue: 'orders' },
-      // What a renewal does on success: a later lockedUntilUtc on the same message.
+      // The slow one outlasts half of its short lock: it is renewed before it settles.
       handle: async (_event, { message }) => {
-        if (message.messageId === 'slow') message.lockedUntilUtc = new Date(90_000);
+        if (message.messageId === 'slow') await new Promise((r) => setTimeout(r, 400));
         return { kind: 'complete' };
       },
       logger: capturingLogger().logger,
@@ -67,8 +67,10 @@ describe('pipeline metrics', () => {
       observer: messageMetrics(metrics),
     });
     await consumer.start();
-    await bus.receivers[0]?.deliver({ ...receivedEvent('slow'), lockedUntilUtc: new Date(30_000) } as never);
-    await bus.receivers[0]?.deliver({ ...receivedEvent('fast'), lockedUntilUtc: new Date(30_000) } as never);
+    const lockedUntilUtc = () => new Date(Date.now() + 400);
+    await bus.receivers[0]?.deliver({ ...receivedEvent('slow'), lockedUntilUtc: lockedUntilUtc() } as never);
+    await bus.receivers[0]?.deliver({ ...receivedEvent('fast'), lockedUntilUtc: lockedUntilUtc() } as never);
+    expect(bus.receivers[0]?.renewals).toEqual(['slow']);
     expect((await scrape(metrics)).sum(n.lockRenewedMessages)).toBe(1);
     await consumer.close();
   });
