@@ -23,6 +23,8 @@ export const defaults = {
   /** Pooled connections are replaced before their login token ages out (45 min). */
   sqlTokenMaxAgeMs: 2_700_000,
   sqlConnectTimeoutMs: 15_000,
+  /** TDS packet size asked at login, in bytes: SQL Server's largest. */
+  sqlPacketSize: 32_767,
   /** How long the start-time SQL check retries a transient failure (failover, throttling). */
   sqlStartupRetryMs: 60_000,
   sqlRequestTimeoutMs: 30_000,

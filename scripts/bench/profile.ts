@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-type ProfileNode = { id: number; callFrame: { url: string; functionName: string } };
+type ProfileNode = { id: number; callFrame: { url: string; functionName: string; lineNumber?: number } };
 type CpuProfile = { nodes: ProfileNode[]; startTime: number; samples: number[]; timeDeltas: number[] };
 
 const root = new URL('../..', import.meta.url).href;
@@ -40,6 +40,8 @@ export type ProfileSummary = {
   byPackage: Place[];
   /** This project's files. */
   bySrcFile: Place[];
+  /** This project's functions, `file:line function`: where to cut next. */
+  bySrcFunction: Place[];
 };
 
 const ranked = (totals: Map<string, number>, busyMs: number): Place[] =>
@@ -55,6 +57,7 @@ export async function summarizeProfiles(
 ): Promise<ProfileSummary> {
   const all = new Map<string, number>();
   const inWindow = new Map<string, number>();
+  const functions = new Map<string, number>();
   const add = (totals: Map<string, number>, name: string, ms: number) =>
     totals.set(name, (totals.get(name) ?? 0) + ms);
   for (const file of (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'))) {
@@ -62,14 +65,22 @@ export async function summarizeProfiles(
     const placeById = new Map(
       profile.nodes.map((n) => [n.id, placeOf(n.callFrame.url, n.callFrame.functionName)]),
     );
+    const functionById = new Map(
+      profile.nodes.map((n) => [
+        n.id,
+        `${placeOf(n.callFrame.url, '')}:${(n.callFrame.lineNumber ?? -1) + 1} ${n.callFrame.functionName || '(anonymous)'}`,
+      ]),
+    );
     let at = profile.startTime;
     profile.samples.forEach((id, i) => {
       const delta = profile.timeDeltas[i] ?? 0;
       at += delta;
       const place = placeById.get(id) ?? '?';
       add(all, place, delta / 1000);
-      if (window && at >= window.fromMonoMicros && at <= window.toMonoMicros)
+      if (window && at >= window.fromMonoMicros && at <= window.toMonoMicros) {
         add(inWindow, place, delta / 1000);
+        if (place.startsWith('src/')) add(functions, functionById.get(id) ?? '?', delta / 1000);
+      }
     });
   }
   const windowed = inWindow.size > 0;
@@ -82,5 +93,11 @@ export async function summarizeProfiles(
     'src/ (this project)',
     [...src.values()].reduce((a, b) => a + b, 0),
   );
-  return { busyMs, windowed, byPackage: ranked(packages, busyMs), bySrcFile: ranked(src, busyMs) };
+  return {
+    busyMs,
+    windowed,
+    byPackage: ranked(packages, busyMs),
+    bySrcFile: ranked(src, busyMs),
+    bySrcFunction: ranked(functions, busyMs),
+  };
 }

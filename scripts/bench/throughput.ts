@@ -1,5 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { defaults } from '../../src/defaults.ts';
 import type { ThroughputSizes } from '../lib/bench-command.ts';
@@ -62,7 +62,11 @@ export async function runThroughput(
   }
   say(`SQL write path alone: ${sizes.sqlOnly} events`);
   const sql = await runSqlOnly(bench.pool, sizes.sqlOnly, defaults.batchMaxSize);
-  const profileDir = options.profile ? await mkdtemp(join(tmpdir(), 'keyless-profile-')) : undefined;
+  // Kept after the run (.local is not committed): the raw profile opens in Chrome DevTools.
+  const local = new URL('../../.local/', import.meta.url).pathname;
+  const profileDir = options.profile
+    ? await mkdir(local, { recursive: true }).then(() => mkdtemp(join(local, 'profile-')))
+    : undefined;
   let profiled: RunResult | undefined;
   try {
     if (profileDir) {
@@ -141,7 +145,7 @@ export async function runThroughput(
     );
     if (profileDir && profiled) await printProfile(profileDir, profiled);
   } finally {
-    if (profileDir) await rm(profileDir, { recursive: true, force: true });
+    if (profileDir) say(`the raw .cpuprofile is kept in ${profileDir}`);
   }
 }
 
@@ -185,4 +189,5 @@ async function printProfile(dir: string, profiled: RunResult): Promise<void> {
   );
   table('By package (GC, V8 natives and node: modules by name):', summary.byPackage, 20);
   table('By src/ file (the share is of all busy time):', summary.bySrcFile, 15);
+  table('By src/ function (file:line function):', summary.bySrcFunction, 15);
 }

@@ -60,7 +60,11 @@ export const createSqlWriter = (options: SqlWriterOptions): SqlWriter => {
       const fresh = batch.filter((e) => !done.has(inboxKey(e.id)));
       if (fresh.length === 0) return;
       const byType = new Map<string, CloudEvent[]>();
-      for (const e of fresh) byType.set(e.type, [...(byType.get(e.type) ?? []), e]);
+      for (const e of fresh) {
+        const group = byType.get(e.type);
+        if (group) group.push(e);
+        else byType.set(e.type, [e]);
+      }
       for (const [type, group] of byType) await handlers.write(type, group, tx);
       await recordApplied(tx, fresh);
     });

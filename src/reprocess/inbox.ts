@@ -85,7 +85,9 @@ export async function reapplyInbox(options: InboxOptions): Promise<InboxSummary>
     for (const r of page.rows) {
       await tally.pace();
       const event = JSON.parse(String(r.Payload)) as CloudEvent;
-      byType.set(String(r.Type), [...(byType.get(String(r.Type)) ?? []), event]);
+      const group = byType.get(String(r.Type));
+      if (group) group.push(event);
+      else byType.set(String(r.Type), [event]);
     }
     const ids = page.rows.map((r) => String(r.MessageId));
     try {

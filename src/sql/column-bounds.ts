@@ -73,6 +73,9 @@ export function datetimeOffsetProblem(text: string, precision: number): string |
   if (zone.toUpperCase() !== 'Z' && Number(hours) * 60 + Number(minutes) > 14 * 60) {
     return 'expected an offset between -14:00 and +14:00 (DATETIMEOFFSET)';
   }
+  // Only the first and the last year can reach past the range, whatever the offset.
+  const year = text.charCodeAt(0) === 48 && text.startsWith('0001') ? 1 : text.startsWith('9999') ? 9999 : 0;
+  if (year === 0) return undefined;
   // Milliseconds decide the range; digits beyond them never cross a bound that ends in .999.
   const ms = new Date(text.replace(/(\.\d{3})\d+/, '$1')).getTime();
   // A time JS cannot read (a leap second) is refused by the format check already.

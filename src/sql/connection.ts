@@ -84,6 +84,9 @@ export const openTediousConnection = (options: SqlConnectionOptions): Promise<Sq
       requestTimeout: options.requestTimeoutMs ?? defaults.sqlRequestTimeoutMs,
       // tedious retries transient login errors itself; the pool decides about retries instead.
       maxRetriesOnTransientErrors: 0,
+      // A batch's statements carry tens of kilobytes of JSON: at the default 4 KB each is dozens of
+      // TDS packets, each encrypted and written on its own. The server may lower it; it says so.
+      packetSize: defaults.sqlPacketSize,
       ...(options.ca ? { cryptoCredentialsDetails: { ca: options.ca } } : {}),
     },
   };

@@ -69,6 +69,12 @@ export function startTestWorker(
   return startWorker(config, { handlers: parcels.handlers, logger: testLogger });
 }
 
+/**
+ * For tests of the retry tier itself under failures that last: the breaker, which would hold the
+ * messages instead of deferring them (test/system/outage.test.ts), kept out of the way.
+ */
+export const breakerOff = { BREAKER_THRESHOLD: '1000' } as const;
+
 /** HANDLERS_MODULE for a worker process on the fixture domain. */
 export const fixtureHandlersEnv = { HANDLERS_MODULE: parcelsModule } as const;
 

@@ -8,6 +8,7 @@ import { createRetryQueue } from '../../src/retry/retry-queue.ts';
 import { exampleRegistered, parcelRegisteredType } from '../fixtures/parcels/events.ts';
 import {
   appliedCount,
+  breakerOff,
   createTestQueue,
   grantPublisherOnNamespace,
   inspectRetryQueue,
@@ -49,7 +50,8 @@ const setup = async (
   const redis = await startRedisServer();
   opened.push(redis);
   const queue = createTestQueue(system, { maxDeliveryCount, lockDurationMs });
-  const worker = await startTestWorker(system, queue, redis.url, env);
+  // The retry tier's own behaviour: failures here last on purpose, with the breaker out of the way.
+  const worker = await startTestWorker(system, queue, redis.url, { ...breakerOff, ...env });
   opened.push(worker);
   const jobs = inspectRetryQueue(redis.url);
   opened.push(jobs);

@@ -8,6 +8,7 @@ import { startWorker, type Worker } from '../../src/worker.ts';
 import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import { KeptSpanExporter } from '../helpers/kept-span-exporter.ts';
 import {
+  breakerOff,
   createTestQueue,
   fastRetries,
   grantPublisherOnNamespace,
@@ -40,7 +41,7 @@ beforeAll(async () => {
     HTTP_PORT: '0',
     // Six failures in a row would open the breaker, whose hold would spare the second attempt:
     // this test is about the traces of delayed attempts.
-    BREAKER_THRESHOLD: '100',
+    ...breakerOff,
   });
   worker = await startWorker(config, {
     handlers: parcels.handlers,

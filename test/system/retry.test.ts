@@ -4,6 +4,7 @@ import { delayBoundMs } from '../../src/retry/backoff.ts';
 import type { RetryJobData } from '../../src/retry/job.ts';
 import {
   appliedCount,
+  breakerOff,
   createTestQueue,
   fastRetries,
   fixtureHandlersEnv,
@@ -36,11 +37,9 @@ afterAll(async () => {
   await system?.close();
 });
 
-// The retry tier's own behaviour under failures that last: the breaker, which would hold the
-// messages instead of deferring them (test/system/outage.test.ts), is kept out of the way.
 const env = (extra: Record<string, string> = {}) => ({
   ...system.stack.env('worker'),
-  BREAKER_THRESHOLD: '1000',
+  ...breakerOff,
   ...fixtureHandlersEnv,
   ...fastRetries,
   KEY_VAULT_SECRETS: '',
