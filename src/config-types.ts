@@ -71,7 +71,7 @@ export type Config = Readonly<{
     maxDelayMs: number;
     /** Delayed attempts a message gets before it is dead-lettered as RetriesExhausted. @defaultValue 8 */
     maxAttempts: number;
-    /** Retry jobs the retry worker runs at once. @defaultValue 4 */
+    /** Retry jobs the retry worker runs at once. @defaultValue 64 */
     concurrency: number;
     /** How often the reconciler looks for deferred messages without a job. @defaultValue 60000 */
     reconcileMs: number;
@@ -80,7 +80,7 @@ export type Config = Readonly<{
   }>;
   /** The write path's breaker: a database that refuses everything pauses intake instead of failing messages. */
   breaker: Readonly<{
-    /** Consecutive transient batch failures that open it. @defaultValue 5 */
+    /** Consecutive transient batch failures that open it; 0 never opens it. @defaultValue 5 */
     threshold: number;
     /** How long held messages wait for the database before they are deferred. @defaultValue 120000 */
     holdMaxMs: number;

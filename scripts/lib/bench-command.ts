@@ -18,7 +18,7 @@ export type ThroughputSizes = {
 
 export type BenchArgs =
   | { command: 'throughput'; sizes: ThroughputSizes; profile: boolean }
-  | { command: 'outage'; burst: number; downSeconds: number; warmUp: number };
+  | { command: 'outage'; burst: number; downSeconds: number; warmUp: number; retryPath: boolean };
 
 const throughputSizes: Record<'full' | 'quick' | 'tiny', ThroughputSizes> = {
   full: { equal: 50_000, small: 5_000, naive: 1_000, naiveConcurrent: 3_000, lagSeconds: 10, sqlOnly: 2_000 },
@@ -37,17 +37,23 @@ const outageSizes = {
 /** `npm run bench` flags, apart from the bench itself so that its measurement code stays its own. */
 export const benchCommand = defineCommand({
   name: 'bench',
-  usage: 'npm run bench -- [--quick | --tiny] [--profile] | --outage [--burst N] [--down DURATION]',
+  usage:
+    'npm run bench -- [--quick | --tiny] [--profile] | --outage [--retry-path] [--burst N] [--down DURATION]',
   about:
     'The pipeline as a user runs it, per configuration, beside the SDK floor at the same credit window\n' +
     'in steady state, and the SQL write path alone; prints figures and the ratios against the targets\n' +
     '(docs/benchmarks.md). About 2.5 min on 2 cores. --outage: a burst drained clean and again through\n' +
-    'a database outage, timed from the moment intake resumes.',
+    'a database outage, timed from the moment intake resumes. --retry-path: the outage with the breaker\n' +
+    'held off, so that the whole burst is deferred and comes back through the retry path.',
   flags: {
     quick: { type: 'boolean', help: 'shorter: about 1.5 min (the floor and the worker keep 50,000)' },
     tiny: { type: 'boolean', help: "the test's sizes: seconds, figures not meaningful" },
     profile: { type: 'boolean', help: "adds where the worker's CPU goes, by package and src/ file" },
     outage: { type: 'boolean', help: 'the outage case instead of the throughput part' },
+    'retry-path': {
+      type: 'boolean',
+      help: 'with --outage: no breaker, retries due within a second: the retry path drains the burst',
+    },
     burst: { type: 'string', value: 'N', help: 'with --outage: events in the burst (default 5000)' },
     down: {
       type: 'string',
@@ -59,7 +65,8 @@ export const benchCommand = defineCommand({
     if (v.quick && v.tiny) usageError('give --quick or --tiny, not both');
     const size = v.tiny ? 'tiny' : v.quick ? 'quick' : 'full';
     if (!v.outage) {
-      if (v.burst !== undefined || v.down !== undefined) usageError('--burst and --down go with --outage');
+      if (v.burst !== undefined || v.down !== undefined || v['retry-path'])
+        usageError('--burst, --down and --retry-path go with --outage');
       return { command: 'throughput', sizes: throughputSizes[size], profile: v.profile ?? false };
     }
     if (v.profile) usageError('--profile goes with the throughput part, not with --outage');
@@ -68,6 +75,7 @@ export const benchCommand = defineCommand({
       burst: v.burst === undefined ? outageSizes[size].burst : positiveInteger('burst', v.burst),
       downSeconds: v.down === undefined ? outageSizes[size].downSeconds : durationMs('down', v.down) / 1000,
       warmUp: outageSizes[size].warmUp,
+      retryPath: v['retry-path'] ?? false,
     };
   },
 });

@@ -14,7 +14,7 @@ export type WriteResult =
   | { ok: false; transient: boolean; error: { code?: string; number?: number | undefined; message: string } };
 
 export type BreakerOptions = {
-  /** Consecutive transient batch failures that open it. @defaultValue 5 */
+  /** Consecutive transient batch failures that open it; 0 never opens it. @defaultValue 5 */
   threshold: number;
   /** Bound of the first probe's delay; it doubles per failed probe. @defaultValue 1000 */
   probeMinMs: number;
@@ -192,13 +192,13 @@ export function createBreaker(options: BreakerOptions): Breaker {
       }
       if (state !== 'closed') return;
       failures++;
-      if (failures >= options.threshold) {
+      if (options.threshold > 0 && failures >= options.threshold) {
         open(result.error);
         decided();
       }
     },
     get suspect() {
-      return state === 'closed' && failures > 0;
+      return options.threshold > 0 && state === 'closed' && failures > 0;
     },
     verdict(timeoutMs, signal) {
       if (closed || signal?.aborted || timeoutMs <= 0) return Promise.resolve();

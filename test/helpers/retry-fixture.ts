@@ -73,7 +73,7 @@ export function startTestWorker(
  * For tests of the retry tier itself under failures that last: the breaker, which would hold the
  * messages instead of deferring them (test/system/outage.test.ts), kept out of the way.
  */
-export const breakerOff = { BREAKER_THRESHOLD: '1000' } as const;
+export const breakerOff = { BREAKER_THRESHOLD: '0' } as const;
 
 /** HANDLERS_MODULE for a worker process on the fixture domain. */
 export const fixtureHandlersEnv = { HANDLERS_MODULE: parcelsModule } as const;

@@ -36,25 +36,35 @@ describe('npm run bench arguments', () => {
   });
 
   it('reads the outage case with its burst and a duration in seconds or minutes', () => {
-    expect(parse(['--outage'])).toEqual({ command: 'outage', burst: 5_000, downSeconds: 20, warmUp: 20_000 });
+    expect(parse(['--outage'])).toEqual({
+      command: 'outage',
+      burst: 5_000,
+      downSeconds: 20,
+      warmUp: 20_000,
+      retryPath: false,
+    });
+    expect(parse(['--outage', '--retry-path'])).toMatchObject({ command: 'outage', retryPath: true });
     expect(parse(['--outage', '--burst', '300', '--down', '2m'])).toEqual({
       command: 'outage',
       burst: 300,
       downSeconds: 120,
       warmUp: 20_000,
+      retryPath: false,
     });
     expect(parse(['--outage', '--tiny', '--down', '5'])).toEqual({
       command: 'outage',
       burst: 200,
       downSeconds: 5,
       warmUp: 200,
+      retryPath: false,
     });
   });
 
   it('names the bad flag or value in one line', () => {
     expect(error(['--outage', '--burst', '0'])).toBe('--burst must be a positive integer, got 0');
     expect(error(['--outage', '--down', 'soon'])).toMatch(/^--down must be a duration such as 30s/);
-    expect(error(['--burst', '10'])).toBe('--burst and --down go with --outage');
+    expect(error(['--burst', '10'])).toBe('--burst, --down and --retry-path go with --outage');
+    expect(error(['--retry-path'])).toBe('--burst, --down and --retry-path go with --outage');
     expect(error(['--outage', '--profile'])).toMatch(/--profile goes with the throughput part/);
     expect(error(['--quick', '--tiny'])).toBe('give --quick or --tiny, not both');
   });

@@ -56,6 +56,14 @@ describe('the write path breaker', () => {
     breaker.close();
   });
 
+  it('never opens with a threshold of 0, and never keeps a message waiting for a verdict', () => {
+    const { breaker } = setup({ threshold: 0 });
+    trip(breaker, 5_000);
+    expect(breaker.state).toBe('closed');
+    expect(breaker.suspect).toBe(false);
+    breaker.close();
+  });
+
   it('is not tripped by a run broken by a write that went through, nor by permanent errors', () => {
     const { breaker } = setup();
     trip(breaker, 2);

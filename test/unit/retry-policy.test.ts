@@ -169,7 +169,7 @@ describe('retry configuration', () => {
       factor: 2,
       maxDelayMs: 600_000,
       maxAttempts: 8,
-      concurrency: 4,
+      concurrency: 64,
       reconcileMs: 60_000,
       maxDeliveryCount: 10,
     });
