@@ -36,7 +36,10 @@ export type ReceiverLink = {
   open(): void;
   /** Stops delivery; messages already delivered can still be settled on the open receiver. */
   stop(): Promise<void>;
-  /** Delivers again on the same receiver after `stop()`; nothing when none is open or it delivers already. */
+  /**
+   * Delivers again on the same receiver after `stop()`, once that stop's drain is over; nothing when
+   * none is open or it delivers already.
+   */
   resume(): void;
   /** Stops delivery, waits for `settled` (deliveries settle on this receiver), closes the receiver. */
   close(settled: () => Promise<void>): Promise<void>;
@@ -54,6 +57,10 @@ export function createReceiverLink(options: ReceiverLinkOptions): ReceiverLink {
   const { client, entity, logger } = options;
   let receiver: ConsumerReceiver | undefined;
   let subscription: { close(): Promise<void> } | undefined;
+  // A stop drains the link's credit. A resume that subscribed during that drain would add credit the
+  // drain's answer then takes back, leaving the link with none: it subscribes once the drain is over.
+  let stopping: Promise<void> | undefined;
+  let wanted = false;
 
   const receiverOptions: ServiceBusReceiverOptions = {
     receiveMode: 'peekLock',
@@ -81,22 +88,36 @@ export function createReceiverLink(options: ReceiverLinkOptions): ReceiverLink {
     );
   };
 
+  const subscribeIfWanted = (): void => {
+    if (wanted && receiver && !subscription && !stopping) subscribe(receiver);
+  };
+
   const stop = async (): Promise<void> => {
+    wanted = false;
     const sub = subscription;
     subscription = undefined;
-    await sub?.close();
+    if (sub) {
+      const closing: Promise<void> = sub.close().finally(() => {
+        if (stopping !== closing) return;
+        stopping = undefined;
+        subscribeIfWanted();
+      });
+      stopping = closing;
+    }
+    await stopping;
   };
 
   return {
     open() {
       if (receiver) return;
-      const current = createReceiver();
-      receiver = current;
-      subscribe(current);
+      receiver = createReceiver();
+      wanted = true;
+      subscribeIfWanted();
     },
     stop,
     resume() {
-      if (receiver && !subscription) subscribe(receiver);
+      wanted = true;
+      subscribeIfWanted();
     },
     async close(settled) {
       const rec = receiver;

@@ -9,7 +9,7 @@ import type { Outcome } from '../../src/pipeline/outcome.ts';
 import type { Consumer } from '../../src/servicebus/consumer.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
-import { type ConsumerStandIns, startConsumerStandIns, until } from './consumer-stand-ins.ts';
+import { type ConsumerStandIns, manualBreaker, startConsumerStandIns, until } from './consumer-stand-ins.ts';
 
 // Counting, not timing: whatever one message leaves behind shows up thousands of times over.
 const warmUp = 2_000;
@@ -118,6 +118,99 @@ describe('per-message residue', () => {
     await consumer.close();
     await batcher.close();
   }, 240_000);
+});
+
+describe('residue of outages', () => {
+  it('leaves listeners, timers, held waiters and pending promises at their baseline after 40 outages', async () => {
+    // An outage of hours can flap: every open pauses the subscription, every close subscribes again
+    // on the same receiver. What one flap leaves behind (a subscription's listeners, a waiter on the
+    // breaker, a renewal timer) must not add up over the weeks a replica runs.
+    const q = env.queue({ lockDurationMs: 30_000 });
+    // Opened and closed by this test's records only, as write results would.
+    const breaker = manualBreaker();
+    let drainSignal: AbortSignal | undefined;
+    const deliveries = new Map<string, number>();
+    const consumer = env.consumer({
+      entity: { queue: q },
+      concurrency: 16,
+      lockRenewalMaxMs: 300_000,
+      breaker,
+      // As the retry policy does while the breaker is open: a held message waits for it to close.
+      handle: async (event, ctx) => {
+        drainSignal = ctx.signal;
+        deliveries.set(event.id, (deliveries.get(event.id) ?? 0) + 1);
+        return (await breaker.whenClosed(60_000, ctx.signal))
+          ? { kind: 'complete' }
+          : { kind: 'abandon', error: new Error('not closed in time') };
+      },
+    });
+    // Node warns when an emitter gathers more listeners than it expects: a listener added per flap.
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    // rhea reports a transfer past the credit it granted on the console: a resume racing the pause's
+    // drain, which can leave the link with no credit at all.
+    const consoleError = console.error;
+    const creditErrors: string[] = [];
+    console.error = (...args: unknown[]) => {
+      if (String(args[0]).includes('credit')) creditErrors.push(args.map(String).join(' '));
+      else consoleError(...args);
+    };
+
+    const sender = env.client(env.publisher).createSender(q);
+    let published = 0;
+    const flap = async () => {
+      // Some arrive before it opens and are held; the rest arrive while the subscription is stopped.
+      await publish(sender, 10);
+      breaker.record({ ok: false, transient: true, error: { message: 'down' } });
+      await until(() => consumer.stats().paused, 5_000, 'paused');
+      await publish(sender, 10);
+      published += 20;
+      await new Promise((r) => setTimeout(r, 20));
+      breaker.record({ ok: true });
+      await until(() => env.bus.completedMessageIds(q).length >= published, 15_000, `${published} completed`);
+      await until(() => consumer.stats().inFlight === 0, 10_000, 'every settlement answered');
+    };
+    const snapshot = () => ({
+      abortListeners: getEventListeners(drainSignal as AbortSignal, 'abort').length,
+      abortWaiters: waitingOn(drainSignal as AbortSignal),
+      timers: timers(),
+      resources: process.getActiveResourcesInfo().length,
+      held: breaker.stats().held,
+      inFlight: consumer.stats().inFlight,
+      pendingPromises,
+    });
+
+    await consumer.start();
+    for (let i = 0; i < 2; i++) await flap();
+    await new Promise((r) => setTimeout(r, 200));
+    const baseline = snapshot();
+    for (let i = 0; i < 40; i++) await flap();
+    await new Promise((r) => setTimeout(r, 200));
+    const after = snapshot();
+    process.off('warning', onWarning);
+    console.error = consoleError;
+    console.info(
+      `outage residue: baseline ${JSON.stringify(baseline)}, after 40 more ${JSON.stringify(after)}`,
+    );
+
+    expect(breaker.stats().transitions).toMatchObject({ open: 42, closed: 42 });
+    expect(consumer.stats()).toMatchObject({ received: published, completed: published, abandoned: 0 });
+    // Paused, not burned: every message was delivered once.
+    expect(deliveries.size).toBe(published);
+    expect([...deliveries.values()].every((n) => n === 1)).toBe(true);
+    expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
+    expect(creditErrors.slice(0, 3), `${creditErrors.length} transfers past the credit`).toEqual([]);
+    expect(after.abortListeners).toBeLessThanOrEqual(1);
+    expect(after).toMatchObject({ abortWaiters: 0, held: 0, inFlight: 0 });
+    expect(after.timers).toBeLessThanOrEqual(baseline.timers);
+    expect(after.resources).toBeLessThanOrEqual(baseline.resources);
+    // A residue of one promise per flap and message would be 800; the connection's own work differs by a few.
+    expect(after.pendingPromises - baseline.pendingPromises).toBeLessThan(20);
+    await sender.close();
+    await consumer.close();
+    breaker.close();
+  }, 120_000);
 });
 
 describe('a credit window wider than a batch', () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ServiceBusClient } from '@azure/service-bus';
 import { pino } from 'pino';
 import { createCredential } from '../../src/identity/credential.ts';
+import { type Breaker, createBreaker } from '../../src/pipeline/breaker.ts';
 import type { Consumer } from '../../src/servicebus/consumer.ts';
 import { parcels } from '../fixtures/parcels/events.ts';
 import { createTestConsumer, type TestConsumerOptions } from '../helpers/test-consumer.ts';
@@ -41,6 +42,16 @@ export const until = async (check: () => boolean, timeoutMs = 15_000, what = 'co
     await new Promise((r) => setTimeout(r, 25));
   }
 };
+
+/** A write path breaker that opens on one transient failure and moves only on the test's `record`s. */
+export const manualBreaker = (): Breaker =>
+  createBreaker({
+    threshold: 1,
+    probeMinMs: 600_000,
+    probeMaxMs: 600_000,
+    probe: async () => {},
+    logger: pino({ level: 'silent' }),
+  });
 
 export async function startConsumerStandIns(): Promise<ConsumerStandIns> {
   const ca = createLocalCa();

@@ -1,4 +1,3 @@
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ContentMode } from '../../src/cloudevents/envelope.ts';
 import {
@@ -7,11 +6,10 @@ import {
   type InvalidKind,
   sampleEvent,
 } from '../../src/cloudevents/sample-events.ts';
-import { createBreaker } from '../../src/pipeline/breaker.ts';
 import type { Outcome } from '../../src/pipeline/outcome.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { parcelRegisteredType, parcelStatusChangedType, parcels } from '../fixtures/parcels/events.ts';
-import { type ConsumerStandIns, startConsumerStandIns, until } from './consumer-stand-ins.ts';
+import { type ConsumerStandIns, manualBreaker, startConsumerStandIns, until } from './consumer-stand-ins.ts';
 
 let env: ConsumerStandIns;
 
@@ -258,13 +256,7 @@ describe('consumer against the Service Bus stand-in', () => {
 describe('a consumer behind the write path breaker', () => {
   it('takes no new message while the breaker is open, keeps the ones it holds, and takes them all again once it closes', async () => {
     const q = env.queue({ lockDurationMs: 2_000 });
-    const breaker = createBreaker({
-      threshold: 1,
-      probeMinMs: 600_000,
-      probeMaxMs: 600_000,
-      probe: async () => {},
-      logger: pino({ level: 'silent' }),
-    });
+    const breaker = manualBreaker();
     const consumer = env.consumer({
       entity: { queue: q },
       concurrency: 4,
