@@ -26,6 +26,9 @@ const KEYWORDS = new Set(
   ).split(' '),
 );
 
+/** Keywords of the clauses above that T-SQL does not reserve: after AS they name a column. */
+const UNRESERVED = new Set('FIRST NEXT ROW ROWS ONLY OFFSET PARTITION'.split(' '));
+
 /** T-SQL keywords whose statements or clauses the stand-in does not translate. */
 const REFUSED = new Set(
   (
@@ -222,7 +225,8 @@ export const emitRange = (
         continue;
       }
       // LEFT( and RIGHT( are the string functions, not joins.
-      if (KEYWORDS.has(u) && !((u === 'LEFT' || u === 'RIGHT') && isPunct(next, '('))) {
+      const alias = UNRESERVED.has(u) && isWord(tokens[i - 1], 'AS');
+      if (KEYWORDS.has(u) && !alias && !((u === 'LEFT' || u === 'RIGHT') && isPunct(next, '('))) {
         out.push(u);
         i++;
         switch (u) {

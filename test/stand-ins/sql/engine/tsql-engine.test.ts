@@ -78,6 +78,15 @@ describe('SQL engine on PGlite', () => {
     });
   });
 
+  it('names a column after a word T-SQL does not reserve (first, next, rows), as spelled', async () => {
+    const [r] = await admin.execute(
+      'SELECT MIN(Qty) AS first, MAX(Qty) AS Next, COUNT(*) AS rows FROM dbo.Orders',
+    );
+    expect(r).toMatchObject({
+      resultSet: { columns: [{ name: 'first' }, { name: 'Next' }, { name: 'rows' }] },
+    });
+  });
+
   it('reports a duplicate primary key as 2627 and a duplicate unique index row as 2601', async () => {
     await insert(admin, 'a', '1.00');
     expect(await failure(insert(admin, 'b'))).toMatchObject({
