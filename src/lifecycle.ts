@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Metrics } from './metrics/metrics.ts';
+import type { Metrics } from './metrics-registry.ts';
 
 /** Cleanup in reverse order of acquisition; one failing step does not skip the others. */
 export type Closer = {

@@ -5,7 +5,7 @@ import { createHealth } from './http/health.ts';
 import { createReadiness } from './http/readiness.ts';
 import { createOpsServer } from './http/server.ts';
 import { createLogger } from './logger.ts';
-import { createMetrics } from './metrics/metrics.ts';
+import { createMetrics } from './metrics-registry.ts';
 import { traceFields } from './telemetry/trace-context.ts';
 import { startWorker } from './worker.ts';
 

@@ -8,7 +8,6 @@ import { startIdentity } from './identity/start-identity.ts';
 import { startInboxRetention } from './inbox/retention.ts';
 import { startSecretStore } from './keyvault/secret-store.ts';
 import { createCloser, createStateMachine, type StartContext } from './lifecycle.ts';
-import type { Metrics } from './metrics/metrics.ts';
 import {
   messageMetrics,
   receiverMetrics,
@@ -16,6 +15,7 @@ import {
   tokenMetrics,
   writerMetrics,
 } from './metrics/pipeline-metrics.ts';
+import type { Metrics } from './metrics-registry.ts';
 import { startBreaker } from './pipeline/breaker.ts';
 import { startWritePath } from './pipeline/write-path.ts';
 import { startRetryTier } from './retry/retry-tier.ts';

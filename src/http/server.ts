@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { defaults } from '../defaults.ts';
-import type { Metrics } from '../metrics/metrics.ts';
+import type { Metrics } from '../metrics-registry.ts';
 import type { Health } from './health.ts';
 import type { Readiness } from './readiness.ts';
 

@@ -1,10 +1,10 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { TokenObserver } from '../identity/observed-credential.ts';
+import { type Metrics, metricNames as n } from '../metrics-registry.ts';
 import type { SqlWriterObserver } from '../pipeline/sql-writer.ts';
 import type { RetryWorkerObserver } from '../retry/retry-worker.ts';
 import type { ConsumerObserver } from '../servicebus/consumer-options.ts';
 import type { MessageObserver } from '../servicebus/message-path.ts';
-import { type Metrics, metricNames as n } from './metrics.ts';
 
 /** Seconds; from a few ms of batching to minutes of backlog or retry. */
 const lagBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { appliedKeys } from '../inbox/inbox.ts';
 import type { StartContext } from '../lifecycle.ts';
-import { metricNames } from '../metrics/metrics.ts';
+import { metricNames } from '../metrics-registry.ts';
 import type { SqlClient } from '../sql/client.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';

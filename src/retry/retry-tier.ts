@@ -5,7 +5,7 @@ import { cloudEventReceiverOptions } from '../cloudevents/envelope.ts';
 import type { Config } from '../config.ts';
 import type { IdentityDescription } from '../identity/describe.ts';
 import type { StartContext } from '../lifecycle.ts';
-import { metricNames } from '../metrics/metrics.ts';
+import { metricNames } from '../metrics-registry.ts';
 import type { Breaker } from '../pipeline/breaker.ts';
 import { createEntityReceiver, entityPath, type ServiceBusEntity } from '../servicebus/entity.ts';
 import type { MessagePath } from '../servicebus/message-path.ts';

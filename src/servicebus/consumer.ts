@@ -1,7 +1,7 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Config } from '../config.ts';
 import { createStateMachine, type StartContext } from '../lifecycle.ts';
-import { metricNames } from '../metrics/metrics.ts';
+import { metricNames } from '../metrics-registry.ts';
 import {
   ConsumerError,
   type ConsumerObserver,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredential } from '../../src/identity/credential.ts';
-import { createMetrics } from '../../src/metrics/metrics.ts';
+import { createMetrics } from '../../src/metrics-registry.ts';
 import { startMetricExport } from '../../src/telemetry/metric-export.ts';
 import { startMonitorStandIns, trackedItems } from '../helpers/ingestion-endpoint.ts';
 import { startOtlpGrpcReceiver, startOtlpHttpReceiver } from '../helpers/otlp-receiver.ts';

@@ -8,7 +8,7 @@ import {
   generatePublishItems,
   type InvalidKind,
 } from '../../src/cloudevents/sample-events.ts';
-import { metricNames } from '../../src/metrics/metrics.ts';
+import { metricNames } from '../../src/metrics-registry.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import {

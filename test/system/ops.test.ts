@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Exposition, parseExposition } from '../../scripts/lib/prometheus-text.ts';
 import { readStatus } from '../../scripts/lib/status-line.ts';
 import { brokenMessage, sampleEvent } from '../../src/cloudevents/sample-events.ts';
-import { metricNames } from '../../src/metrics/metrics.ts';
+import { metricNames } from '../../src/metrics-registry.ts';
 import { publishEvents } from '../../src/servicebus/publisher.ts';
 import { exampleRegistered, parcelRegisteredType, parcels } from '../fixtures/parcels/events.ts';
 import { fixtureHandlersEnv } from '../helpers/retry-fixture.ts';

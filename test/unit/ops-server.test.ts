@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHealth, type Health } from '../../src/http/health.ts';
 import { createReadiness } from '../../src/http/readiness.ts';
 import { createOpsServer, type OpsServer } from '../../src/http/server.ts';
-import { createMetrics } from '../../src/metrics/metrics.ts';
+import { createMetrics } from '../../src/metrics-registry.ts';
 
 const silent = pino({ level: 'silent' });
 const open: { close(): unknown }[] = [];

@@ -2,8 +2,8 @@ import { ServiceBusError } from '@azure/service-bus';
 import { describe, expect, it } from 'vitest';
 import { parseExposition } from '../../scripts/lib/prometheus-text.ts';
 import { observeCredential } from '../../src/identity/observed-credential.ts';
-import { createMetrics, metricNames as n } from '../../src/metrics/metrics.ts';
 import { messageMetrics, receiverMetrics, tokenMetrics } from '../../src/metrics/pipeline-metrics.ts';
+import { createMetrics, metricNames as n } from '../../src/metrics-registry.ts';
 import { createTestConsumer } from '../helpers/test-consumer.ts';
 import { capturingLogger, fakeClient, received, receivedEvent } from './consumer-fakes.ts';
 
