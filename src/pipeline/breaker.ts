@@ -87,6 +87,10 @@ export function createBreaker(options: BreakerOptions): Breaker {
   let failures = 0;
   let openedAt = 0;
   let probesFailed = 0;
+  // The probe delay's doubling: kept across an outage that comes back soon after closing, so a
+  // flapping database is probed ever less often instead of from 1 s each time.
+  let backoff = 0;
+  let closedAt = Number.NEGATIVE_INFINITY;
   let deferred = 0;
   let probeTimer: NodeJS.Timeout | undefined;
   let summaryTimer: NodeJS.Timeout | undefined;
@@ -125,7 +129,7 @@ export function createBreaker(options: BreakerOptions): Breaker {
 
   /** Equal jitter below a bound that doubles per failed probe: never 0, never past the cap. */
   const probeDelayMs = (): number => {
-    const bound = Math.min(options.probeMaxMs, options.probeMinMs * 2 ** Math.min(probesFailed, 20));
+    const bound = Math.min(options.probeMaxMs, options.probeMinMs * 2 ** Math.min(backoff, 20));
     return bound / 2 + random() * (bound / 2);
   };
 
@@ -141,21 +145,24 @@ export function createBreaker(options: BreakerOptions): Breaker {
     try {
       await options.probe();
     } catch (error: unknown) {
-      // A write went through meanwhile and closed it: this late answer changes nothing.
-      if ((state as BreakerState) !== 'half-open') return;
+      // A write went through meanwhile and closed it, or the worker is stopping: this late answer
+      // changes nothing.
+      if ((state as BreakerState) !== 'half-open' || closed) return;
       probesFailed++;
+      backoff++;
       logger.debug({ probesFailed, err: (error as Error).message }, 'database probe failed');
       move('open');
       scheduleProbe();
       return;
     }
-    if ((state as BreakerState) === 'half-open') close();
+    if ((state as BreakerState) === 'half-open' && !closed) close();
   };
 
   const open = (error: { code?: string; number?: number | undefined; message: string }): void => {
     openedAt = now();
     probesFailed = 0;
     deferred = 0;
+    if (openedAt - closedAt > options.probeMaxMs) backoff = 0;
     move('open');
     logger.warn(
       { breaker: 'open', code: error.code, number: error.number, error: error.message, failures },
@@ -174,6 +181,7 @@ export function createBreaker(options: BreakerOptions): Breaker {
     clearInterval(summaryTimer);
     logger.info({ breaker: 'closed', ...figures() }, 'database available again: intake resumed');
     failures = 0;
+    closedAt = now();
     move('closed');
   };
 

@@ -31,7 +31,7 @@ function setup(patch: Partial<BreakerOptions> = {}) {
   });
   const moves: string[] = [];
   breaker.onChange((to, from) => moves.push(`${from}→${to}`));
-  return { breaker, lines, probes, moves, up: () => (down = false) };
+  return { breaker, lines, probes, moves, up: () => (down = false), down: () => (down = true) };
 }
 
 const trip = (breaker: ReturnType<typeof createBreaker>, n = 3) => {
@@ -90,6 +90,51 @@ describe('the write path breaker', () => {
     expect(breaker.stats()).toMatchObject({ state: 'open', probesFailed: 5 });
     expect(moves.slice(0, 3)).toEqual(['closed→open', 'open→half-open', 'half-open→open']);
     breaker.close();
+  });
+
+  it('keeps probing slowly when the database fails again soon after it closed, and starts over after a calm spell', async () => {
+    const { breaker, probes, up, down } = setup();
+    trip(breaker);
+    await vi.advanceTimersByTimeAsync(1_000 + 2_000 + 4_000); // three probes failed: the bound is 8 s
+    up();
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(breaker.state).toBe('closed');
+    // Fails again 1 s after closing: the next probe waits the grown bound, not 1 s.
+    down();
+    await vi.advanceTimersByTimeAsync(1_000);
+    trip(breaker);
+    const reopenedAt = Date.now();
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(probes.at(-1)).toBe(reopenedAt + 8_000);
+    // After a calm spell longer than the cap, an outage is probed from 1 s again.
+    up();
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(breaker.state).toBe('closed');
+    await vi.advanceTimersByTimeAsync(60_000);
+    down();
+    trip(breaker);
+    const laterAt = Date.now();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(probes.at(-1)).toBe(laterAt + 1_000);
+    breaker.close();
+  });
+
+  it('says nothing of a probe that answers after the worker closed it', async () => {
+    let answer: () => void = () => {};
+    const { breaker, lines, moves } = setup({
+      probe: () =>
+        new Promise<void>((resolve) => {
+          answer = resolve;
+        }),
+    });
+    trip(breaker);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(breaker.state).toBe('half-open');
+    breaker.close();
+    answer();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(lines.map((l) => l.msg)).not.toContain('database available again: intake resumed');
+    expect(moves.at(-1)).toBe('open→half-open');
   });
 
   it('spreads the probes of replicas by their jitter', async () => {
