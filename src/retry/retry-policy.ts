@@ -88,6 +88,7 @@ const redisDownPauseMaxMs = 5_000;
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
     const timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);
@@ -131,15 +132,20 @@ export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
         } else break;
         outcome = await write();
       }
-      if (!isRetryable(outcome)) return outcome;
-      // Held past the bound: the retry tier keeps it, its job due once the database is back.
-      if (held && !signal?.aborted) gate?.noteDeferred();
+      // Shutdown's grace period is over: the message is abandoned, so no job may point at it.
+      if (!isRetryable(outcome) || signal?.aborted) return outcome;
+      // Held past the bound (or released at shutdown) while the database is still down: the retry
+      // tier keeps it, its job due once the database is back.
+      const outage = held && gate?.state !== 'closed';
+      if (outage) gate?.noteDeferred();
 
       const { error } = outcome;
       const used = attemptsUsed(message);
       const attempt = used + 1;
       const lastError = describeFailure(error);
-      if (attempt > options.maxAttempts) {
+      // A failure the outage caused does not end the budget: the message gets the attempt after it,
+      // against a database that is back, even past RETRY_MAX_ATTEMPTS (invariant 7).
+      if (attempt > options.maxAttempts && !outage) {
         return {
           kind: 'deadLetter',
           reason: 'RetriesExhausted',

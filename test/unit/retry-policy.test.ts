@@ -240,6 +240,43 @@ describe('retry configuration', () => {
       breaker.close();
     });
 
+    it('never ends the budget of a message held through an outage: its last attempt is not the outage’s', async () => {
+      const breaker = breakerOver();
+      breaker.record({ ok: false, transient: true, error: { code: 'Unavailable', message: 'down' } });
+      const { policy, added } = policyWith({ gate: breaker, holdMaxMs: 30, maxAttempts: 8 });
+      // On its last delayed attempt when the database went down, and held past the bound.
+      const outcome = await policy.run(writes(transient).write, message({ RetryAttempt: 8 }, 8), log);
+      expect(outcome).toMatchObject({ kind: 'defer', properties: { RetryAttempt: 9 } });
+      expect(added.map((a) => a.data.attempt)).toEqual([9]);
+      // The same failure with the database answering other writes ends it.
+      breaker.record({ ok: true });
+      const after = await policy.run(
+        writes(transient, transient, transient).write,
+        message({ RetryAttempt: 9 }, 9),
+        log,
+      );
+      expect(after).toMatchObject({ kind: 'deadLetter', reason: 'RetriesExhausted' });
+      breaker.close();
+    });
+
+    it('adds no job for a held message that shutdown abandons, and defers the ones it releases', async () => {
+      const breaker = breakerOver();
+      breaker.record({ ok: false, transient: true, error: { code: 'Unavailable', message: 'down' } });
+      const { policy, added } = policyWith({ gate: breaker });
+      const abort = new AbortController();
+      const abandoned = policy.run(writes(transient).write, message(), log, abort.signal);
+      const released = policy.run(writes(transient).write, message(), log);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(breaker.stats().held).toBe(2);
+      abort.abort();
+      expect(await abandoned).toMatchObject({ kind: 'abandon' });
+      expect(added).toEqual([]);
+      // The worker's first close step: the held messages go the retry tier's way while Redis is up.
+      breaker.close();
+      expect(await released).toMatchObject({ kind: 'defer' });
+      expect(added).toHaveLength(1);
+    });
+
     it('waits for the verdict on a run of failures before deferring: held once it opens, no attempt spent', async () => {
       const breaker = breakerOver(5);
       const down = { ok: false, transient: true, error: { code: 'Unavailable', message: 'down' } } as const;
