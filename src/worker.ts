@@ -126,6 +126,9 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       { client, path, drainGraceMs, breaker, observer: metrics && receiverMetrics(metrics) },
       ctx,
     );
+    // Closed first: the messages held for the database go the retry tier's way at once, while
+    // Service Bus and Redis are still there, instead of waiting out the drain to be abandoned.
+    closer.add('held messages', () => breaker.close());
     state.transition('running', { entity: serviceBus.entity, concurrency: serviceBus.concurrency });
     return {
       get state() {
