@@ -120,15 +120,23 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       observer: combineMessageObservers(metrics && messageMetrics(metrics), tracing?.observer),
       lockRenewalMaxMs: serviceBus.lockRenewalMaxMs,
     });
-    await retry.startWorker(path, { observer: metrics && retryMetrics(metrics), breaker });
+    const retryWorker = await retry.startWorker(path, {
+      observer: metrics && retryMetrics(metrics),
+      breaker,
+    });
     const consumer = await startConsumer(
       serviceBus,
       { client, path, drainGraceMs, breaker, observer: metrics && receiverMetrics(metrics) },
       ctx,
     );
-    // Closed first: the messages held for the database go the retry tier's way at once, while
-    // Service Bus and Redis are still there, instead of waiting out the drain to be abandoned.
-    closer.add('held messages', () => breaker.close());
+    // Closed first. The retry worker drains beside the consumer, not after it: two grace periods
+    // in a row would outlast the platform's termination grace. The messages held for the database
+    // go the retry tier's way at once, while Service Bus and Redis are still there, instead of
+    // waiting out the drain to be abandoned. Their own close steps then wait for both.
+    closer.add('intake', () => {
+      void retryWorker.close().catch(() => undefined);
+      breaker.close();
+    });
     state.transition('running', { entity: serviceBus.entity, concurrency: serviceBus.concurrency });
     return {
       get state() {

@@ -211,7 +211,8 @@ export function createRetryWorker(options: RetryWorkerOptions): RetryWorker {
         const result = await Promise.race([drained.then(() => 'drained' as const), graceOver]);
         clearTimeout(timer);
         if (result === 'timeout') {
-          // Their messages stay deferred; their locks lapse and the jobs come back as stalled.
+          // Their messages are abandoned, which leaves them deferred; the reconciler gives each a
+          // job again.
           logger.warn('retry worker grace period over; stopping running jobs');
           drainAbort.abort();
           await worker.close(true);
