@@ -104,8 +104,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     now: o.now,
   });
 
+  // A paused consumer opens its link without taking credit: nothing is delivered until it resumes.
   const open = (): void => {
-    link.open();
+    link.open(!paused);
     lastActivityAt = o.now();
   };
 
@@ -131,8 +132,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         throw new ConsumerError('Closed', 'the consumer was closed; create a new one');
       // Running before the first message can arrive: one that finds the consumer not running is handed back.
       state.transition('running', { concurrency: o.concurrency });
+      if (o.breaker && o.breaker.state !== 'closed') paused = true;
       open();
-      if (o.breaker && o.breaker.state !== 'closed') await pause();
       if (o.watchdog) {
         watchdog = createReceiverWatchdog({
           idleMs: o.watchdog.idleMs,
@@ -145,7 +146,6 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             await link.close(settled);
             if (state.current !== 'running') return;
             open();
-            if (paused) await link.stop();
             receiverRestarts++;
             o.observer.receiverRestarted?.();
           },

@@ -32,8 +32,11 @@ export type ReceiverLinkOptions = {
 };
 
 export type ReceiverLink = {
-  /** Opens a receiver and starts delivery; a link already open is left as it is. */
-  open(): void;
+  /**
+   * Opens a receiver and starts delivery, or only opens it with `deliver` false (a paused consumer:
+   * `resume()` starts it); a link already open is left as it is.
+   */
+  open(deliver?: boolean): void;
   /** Stops delivery; messages already delivered can still be settled on the open receiver. */
   stop(): Promise<void>;
   /**
@@ -108,10 +111,10 @@ export function createReceiverLink(options: ReceiverLinkOptions): ReceiverLink {
   };
 
   return {
-    open() {
+    open(deliver = true) {
       if (receiver) return;
       receiver = createReceiver();
-      wanted = true;
+      wanted = deliver;
       subscribeIfWanted();
     },
     stop,

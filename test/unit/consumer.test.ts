@@ -1,5 +1,7 @@
 import { ServiceBusError } from '@azure/service-bus';
+import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
+import { createBreaker } from '../../src/pipeline/breaker.ts';
 import type { Handle } from '../../src/pipeline/decide.ts';
 import type { Outcome } from '../../src/pipeline/outcome.ts';
 import { createTestConsumer, type TestConsumerOptions } from '../helpers/test-consumer.ts';
@@ -292,5 +294,27 @@ describe('consumer', () => {
     expect(lines).toContainEqual(expect.objectContaining({ stage: 'receive', level: 40 }));
     await consumer.close();
     expect(bus.receivers.every((r) => r.closed)).toBe(true);
+  });
+
+  it('opens its link without taking messages while the breaker is open at start, and takes them once it closes', async () => {
+    const breaker = createBreaker({
+      threshold: 1,
+      probeMinMs: 600_000,
+      probeMaxMs: 600_000,
+      probe: async () => {},
+      logger: pino({ level: 'silent' }),
+    });
+    breaker.record({ ok: false, transient: true, error: { message: 'down' } });
+    const { consumer, bus, receiver } = setup({ breaker });
+    await consumer.start();
+    // The receiver exists (readiness, settlement) but was never given credit.
+    expect(bus.receivers).toHaveLength(1);
+    expect(receiver().handlers).toBeUndefined();
+    expect(consumer.stats()).toMatchObject({ state: 'running', paused: true });
+    breaker.record({ ok: true });
+    expect(receiver().handlers).toBeDefined();
+    expect(consumer.stats().paused).toBe(false);
+    await consumer.close();
+    breaker.close();
   });
 });
