@@ -1,6 +1,8 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Logger } from 'pino';
 import { defaults } from '../defaults.ts';
+import { createFailureEpisode } from '../failure-episode.ts';
+import { silentLogger } from '../logger.ts';
 import type { Breaker } from '../pipeline/breaker.ts';
 import type { Outcome } from '../pipeline/outcome.ts';
 import { type BackoffOptions, jitteredDelayMs } from './backoff.ts';
@@ -30,6 +32,8 @@ export type RetryPolicyOptions = BackoffOptions & {
    * and the message waits for it instead, up to `holdMaxMs`. @defaultValue none (no waiting)
    */
   gate?: Pick<Breaker, 'state' | 'suspect' | 'verdict' | 'whenClosed' | 'noteDeferred'> | undefined;
+  /** Where a run of failed job adds (Redis down) is told, as one episode. @defaultValue silent */
+  logger?: Pick<Logger, 'warn' | 'info'>;
   /** How long a message waits for the database before it goes the retry tier's way. @defaultValue 120000 */
   holdMaxMs?: number;
   random?: () => number;
@@ -103,6 +107,16 @@ export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
   const now = options.now ?? Date.now;
   const { gate } = options;
   const holdMaxMs = options.holdMaxMs ?? defaults.breakerHoldMaxMs;
+  // Redis down fails every message's job add: one line when it starts, a summary, one when it ends.
+  const redisDown = createFailureEpisode(
+    options.logger ?? silentLogger,
+    {
+      started: 'Redis did not take the retry job; abandoning, Service Bus delivers the message again',
+      ongoing: 'Redis still does not take retry jobs; messages are abandoned instead of deferred',
+      ended: 'Redis takes retry jobs again',
+    },
+    { now },
+  );
   return {
     async run(write, message, log, signal) {
       let outcome = await write();
@@ -164,15 +178,13 @@ export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
         // The job first, then the defer: a deferred message without a job would wait for the reconciler.
         await options.queue.add(data, delayMs);
       } catch (addError: unknown) {
-        log.warn(
-          { stage: 'retry', attempt, err: addError },
-          'Redis did not take the retry job; abandoning, Service Bus delivers the message again',
-        );
+        redisDown.failed(addError, { stage: 'retry', attempt, messageId: message.messageId });
         // Each redelivery spends budget: without a pause, a Redis outage of a few seconds would
         // spend all of it. The lock is renewed meanwhile; shutdown cuts the pause short.
         await sleep(Math.min(options.baseDelayMs, redisDownPauseMaxMs), signal);
         return { kind: 'abandon', error, retryable: true };
       }
+      redisDown.succeeded();
       // Per message, and it heals by itself: counted in keyless_messages_deferred_total, logged at debug.
       log.debug({ stage: 'retry', attempt, delayMs, code: lastError.code }, 'deferred for a delayed retry');
       return {

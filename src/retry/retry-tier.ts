@@ -125,6 +125,7 @@ export async function startRetryTier(
     maxAttempts: retry.maxAttempts,
     gate: deps.gate,
     ...(config.holdMaxMs !== undefined ? { holdMaxMs: config.holdMaxMs } : {}),
+    logger: ctx.logger.child({ component: 'retry' }),
   });
   const reconciler = createReconciler({
     ...backoff,
