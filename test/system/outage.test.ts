@@ -131,15 +131,15 @@ describe('a worker during a database outage', () => {
   it('dead-letters nothing of a credit window held through an outage longer than the whole retry budget', async () => {
     // One credit window: the worker holds every event of it when the breaker opens, and each goes
     // the retry tier's way BREAKER_HOLD_MAX_MS (5 s) in. Its whole budget, were it spent against the
-    // down database: 9 deliveries (the first and 8 delayed attempts), each with 2 immediate retries
-    // waiting at most 0.2 + 0.4 s, and delays of at most 0.5 + 1 + 2 × 6 = 13.5 s between them:
-    // 18.9 s, over by about 24 s into a 45 s outage. RETRY_CONCURRENCY 32 lets the retry worker run
+    // down database: 6 deliveries (the first and 5 delayed attempts), each with 2 immediate retries
+    // waiting at most 0.2 + 0.4 s, and delays of at most 0.5 + 1 + 2 × 3 = 7.5 s between them:
+    // 11.1 s, over by about 16 s into a 30 s outage. RETRY_CONCURRENCY 32 lets the retry worker run
     // all those attempts in that time (at 4 it could not), so only a paused retry worker keeps them.
     const burst = creditWindow;
-    const retry = { baseDelayMs: 500, factor: 2, maxDelayMs: 2_000, maxAttempts: 8 };
+    const retry = { baseDelayMs: 500, factor: 2, maxDelayMs: 2_000, maxAttempts: 5 };
     const immediate = { attempts: 2, delayMs: 200 };
     const holdMaxMs = 5_000;
-    const outageMs = 45_000;
+    const outageMs = 30_000;
     const delaysMs = Array.from({ length: retry.maxAttempts }, (_, i) => delayBoundMs(i + 1, retry));
     const immediateMs = Array.from({ length: immediate.attempts }, (_, i) => immediate.delayMs * 2 ** i);
     const budgetMs =
