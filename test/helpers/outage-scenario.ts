@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { sendFault } from '../stand-ins/fault-control.ts';
 import { startRedisServer } from '../stand-ins/redis-server.ts';
 import type { EntityCounts } from '../stand-ins/servicebus/index.ts';
@@ -6,12 +7,43 @@ import {
   appliedCount,
   createTestQueue,
   fixtureHandlersEnv,
+  grantPublisherOnNamespace,
   inspectRetryQueue,
   publishValidEvents,
 } from './retry-fixture.ts';
-import type { SystemStack } from './system-stack.ts';
+import { type SystemStack, startSystemStack } from './system-stack.ts';
 import { type LogRecord, loggedAt, warningsBetween } from './worker-log.ts';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.ts';
+
+/**
+ * One local stack for a test file's outages (vitest hooks): after each test the SQL fault is
+ * cleared and what it opened is closed, last first, even when it failed half-way.
+ */
+export function useOutageStack(queue: string): {
+  system(): SystemStack;
+  onCleanup(close: () => Promise<unknown>): void;
+} {
+  let system: SystemStack | undefined;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  beforeAll(async () => {
+    system = await startSystemStack({ queue });
+    grantPublisherOnNamespace(system);
+  }, 60_000);
+  afterEach(async () => {
+    system?.stack.sql.faults.clear();
+    for (const close of cleanups.splice(0).reverse()) await close().catch(() => undefined);
+  });
+  afterAll(async () => {
+    await system?.close();
+  });
+  return {
+    system() {
+      if (!system) throw new Error('the stack is not started');
+      return system;
+    },
+    onCleanup: (close) => cleanups.push(close),
+  };
+}
 
 /** What the worker logs when its write-path breaker closes and intake runs at full speed again. */
 export const breakerClosedMsg = 'database available again: intake resumed';

@@ -1,16 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useOutageStack } from '../helpers/outage-scenario.ts';
 import {
   appliedCount,
   createTestQueue,
   fastRetries,
   fixtureHandlersEnv,
-  grantPublisherOnNamespace,
   inspectRetryQueue,
   liveJobs,
   publishValidEvents,
 } from '../helpers/retry-fixture.ts';
-import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
 import { startWorkerProcess } from '../helpers/worker-process.ts';
 import { sendFault } from '../stand-ins/fault-control.ts';
 import { startRedisServer } from '../stand-ins/redis-server.ts';
@@ -20,30 +19,16 @@ import { startRedisServer } from '../stand-ins/redis-server.ts';
 // abandon a delivery spent. Its first shutdown step hands them to the retry tier instead, while
 // Service Bus and Redis are there, and the next replica applies them once the database is back.
 
-let system: SystemStack;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  system = await startSystemStack({ queue: 'orders-outage-shutdown' });
-  grantPublisherOnNamespace(system);
-}, 60_000);
-
-afterEach(async () => {
-  system.stack.sql.faults.clear();
-  for (const close of cleanups.splice(0).reverse()) await close().catch(() => undefined);
-});
-
-afterAll(async () => {
-  await system?.close();
-});
+const stack = useOutageStack('orders-outage-shutdown');
 
 describe('a replica stopped during a database outage', () => {
   it('hands the messages it holds to the retry tier at once, and the next replica applies them all once', async () => {
+    const system = stack.system();
     const burst = 100; // below the credit window: the replica holds every one
     const graceMs = 10_000;
     const outageMs = 15_000;
     const redis = await startRedisServer();
-    cleanups.push(() => redis.close());
+    stack.onCleanup(() => redis.close());
     const queue = createTestQueue(system, { lockDurationMs: 30_000, maxDeliveryCount: 10 });
     const env = {
       ...system.stack.env('worker'),
@@ -57,13 +42,13 @@ describe('a replica stopped during a database outage', () => {
       BREAKER_PROBE_MAX_MS: '2000',
     };
     const jobs = inspectRetryQueue(redis.url);
-    cleanups.push(() => jobs.close());
+    stack.onCleanup(() => jobs.close());
     const publisher = system.publisher();
-    cleanups.push(() => publisher.close());
+    stack.onCleanup(() => publisher.close());
     const counts = () => system.stack.serviceBus.counts(queue);
 
     const first = await startWorkerProcess(env);
-    cleanups.push(async () => {
+    stack.onCleanup(async () => {
       first.child.kill('SIGKILL');
       await first.exited;
     });
@@ -96,7 +81,7 @@ describe('a replica stopped during a database outage', () => {
     // The next replica, once the database is back.
     await sleep(Math.max(0, outageStart + outageMs - Date.now()));
     const second = await startWorkerProcess(env);
-    cleanups.push(async () => {
+    stack.onCleanup(async () => {
       second.child.kill('SIGTERM');
       await second.exited;
     });

@@ -1,9 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defaults } from '../../src/defaults.ts';
 import { delayBoundMs } from '../../src/retry/backoff.ts';
-import { breakerClosedMsg, type OutageReport, runOutage } from '../helpers/outage-scenario.ts';
-import { grantPublisherOnNamespace } from '../helpers/retry-fixture.ts';
-import { type SystemStack, startSystemStack } from '../helpers/system-stack.ts';
+import {
+  breakerClosedMsg,
+  type OutageReport,
+  runOutage,
+  useOutageStack,
+} from '../helpers/outage-scenario.ts';
 import { tallyByMessage } from '../helpers/worker-log.ts';
 
 // A worker process meets a database outage as an operator would: the SQL fault of
@@ -23,22 +26,7 @@ const closeWithinMs = probeMaxMs + 10_000;
 // loaded host while a recovery one retry job at a time (about 70 msg/s) cannot make it.
 const drainWithinMs = 40_000;
 
-let system: SystemStack;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  system = await startSystemStack({ queue: 'orders-outage' });
-  grantPublisherOnNamespace(system);
-}, 60_000);
-
-afterEach(async () => {
-  system.stack.sql.faults.clear();
-  for (const close of cleanups.splice(0).reverse()) await close().catch(() => undefined);
-});
-
-afterAll(async () => {
-  await system?.close();
-});
+const stack = useOutageStack('orders-outage');
 
 const seconds = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`);
 
@@ -81,13 +69,13 @@ const runCase = async (
   env: Record<string, string>,
 ): Promise<OutageReport> => {
   const report = await runOutage({
-    system,
+    system: stack.system(),
     burst,
     outageMs,
     env: { BREAKER_PROBE_MAX_MS: String(probeMaxMs), ...env },
     closeWithinMs,
     drainWithinMs,
-    onCleanup: (close) => cleanups.push(close),
+    onCleanup: stack.onCleanup,
   });
   console.log(`outage of ${outageMs / 1000} s, burst of ${burst}: ${describeReport(report)}`);
   return report;
